@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { envSchema } from './schema.js';
+
+export interface Config {
+  http: {
+    host: string;
+    port: number;
+    tls?: { cert: Buffer; key: Buffer };
+    corsOrigins: string[];
+    bodyLimitBytes: number;
+    requestTimeoutMs: number;
+    connectionTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+  };
+  metrics: { host: string; port: number };
+  database:
+    | {
+        kind: 'postgres';
+        url: string;
+        poolSize: number;
+        connectionTimeoutMs: number;
+        statementTimeoutMs: number;
+      }
+    | { kind: 'pglite'; dataDir: string };
+  dataDir: string;
+  redisUrl?: string;
+  adminApiKey?: string;
+  jwt: { privateKeyFile?: string; issuer: string; audience: string };
+  upstreams: {
+    openai?: { baseUrl: string; apiKey?: string };
+    anthropic?: { baseUrl: string; apiKey?: string };
+  };
+  modelsFile?: string;
+  rateLimits: { requestsPerMinute: number; tokensPerMinute: number };
+  localModel: { workers: number };
+  logLevel: string;
+  shutdownTimeoutMs: number;
+}
+
+/** A setting the server cannot start with; the message names the environment variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function readSettingFile(setting: string, file: string, problems: string[]): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    problems.push(`${setting}: cannot read file ${file} (${reason})`);
+    return undefined;
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  let tls: Config['http']['tls'];
+  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
+    problems.push('TLS_CERT_FILE, TLS_KEY_FILE: set both to serve HTTPS, or neither');
+  } else if (e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined) {
+    const cert = readSettingFile('TLS_CERT_FILE', e.TLS_CERT_FILE, problems);
+    const key = readSettingFile('TLS_KEY_FILE', e.TLS_KEY_FILE, problems);
+    if (cert && key) tls = { cert, key };
+  }
+  if (e.OPENAI_API_KEY !== undefined && e.OPENAI_BASE_URL === undefined) {
+    problems.push('OPENAI_BASE_URL: required when OPENAI_API_KEY is set');
+  }
+  if (e.ANTHROPIC_API_KEY !== undefined && e.ANTHROPIC_BASE_URL === undefined) {
+    problems.push('ANTHROPIC_BASE_URL: required when ANTHROPIC_API_KEY is set');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(e.DATA_DIR);
+  return {
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      ...(tls ? { tls } : {}),
+      corsOrigins: e.CORS_ORIGINS,
+      bodyLimitBytes: 1024 * 1024,
+      requestTimeoutMs: 30_000,
+      connectionTimeoutMs: 120_000,
+      keepAliveTimeoutMs: 72_000,
+    },
+    metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT },
+    database: e.DATABASE_URL
+      ? {
+          kind: 'postgres',
+          url: e.DATABASE_URL,
+          poolSize: e.DATABASE_POOL_SIZE,
+          connectionTimeoutMs: e.DATABASE_CONNECTION_TIMEOUT_MS,
+          statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+        }
+      : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
+    dataDir,
+    ...(e.REDIS_URL ? { redisUrl: e.REDIS_URL } : {}),
+    ...(e.ADMIN_API_KEY ? { adminApiKey: e.ADMIN_API_KEY } : {}),
+    jwt: {
+      ...(e.JWT_PRIVATE_KEY_FILE ? { privateKeyFile: e.JWT_PRIVATE_KEY_FILE } : {}),
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+    },
+    upstreams: {
+      ...(e.OPENAI_BASE_URL
+        ? {
+            openai: {
+              baseUrl: e.OPENAI_BASE_URL,
+              ...(e.OPENAI_API_KEY ? { apiKey: e.OPENAI_API_KEY } : {}),
+            },
+          }
+        : {}),
+      ...(e.ANTHROPIC_BASE_URL
+        ? {
+            anthropic: {
+              baseUrl: e.ANTHROPIC_BASE_URL,
+              ...(e.ANTHROPIC_API_KEY ? { apiKey: e.ANTHROPIC_API_KEY } : {}),
+            },
+          }
+        : {}),
+    },
+    ...(e.MODELS_FILE ? { modelsFile: e.MODELS_FILE } : {}),
+    rateLimits: { requestsPerMinute: e.RATE_LIMIT_RPM, tokensPerMinute: e.RATE_LIMIT_TPM },
+    localModel: { workers: e.LOCAL_MODEL_WORKERS },
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

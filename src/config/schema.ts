@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().min(1);
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+function urlWithProtocols(protocols: string[]) {
+  return optionalString.refine(
+    (value) => {
+      if (value === undefined) return true;
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+}
+
+/**
+ * Every setting the server reads, with the contract's defaults. Names are the environment variable
+ * names so that an error message names exactly what the operator has to fix.
+ */
+export const envSchema = z.object({
+  PORT: port.default(8000),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  METRICS_PORT: port.default(9464),
+  METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
+  DATABASE_POOL_SIZE: positiveInt.max(1000).default(20),
+  DATABASE_CONNECTION_TIMEOUT_MS: positiveInt.default(5000),
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(15000),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  REDIS_URL: urlWithProtocols(['redis:', 'rediss:']),
+  ADMIN_API_KEY: optionalString.refine((value) => value === undefined || value.length >= 32, {
+    message: 'must be at least 32 characters',
+  }),
+  JWT_PRIVATE_KEY_FILE: optionalString,
+  JWT_ISSUER: z.string().trim().min(1).default('inference-api'),
+  JWT_AUDIENCE: z.string().trim().min(1).default('inference-api'),
+  OPENAI_BASE_URL: urlWithProtocols(['http:', 'https:']),
+  OPENAI_API_KEY: optionalString,
+  ANTHROPIC_BASE_URL: urlWithProtocols(['http:', 'https:']),
+  ANTHROPIC_API_KEY: optionalString,
+  MODELS_FILE: optionalString,
+  RATE_LIMIT_RPM: positiveInt.default(600),
+  RATE_LIMIT_TPM: positiveInt.default(200000),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
+    .refine((origins) => !origins.includes('*'), {
+      message: 'must list origins; "*" is not allowed',
+    })
+    .refine(
+      (origins) =>
+        origins.every((origin) => {
+          try {
+            const url = new URL(origin);
+            return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin;
+          } catch {
+            return false;
+          }
+        }),
+      { message: 'each entry must be an origin like https://app.example.com (no path)' },
+    ),
+  TLS_CERT_FILE: optionalString,
+  TLS_KEY_FILE: optionalString,
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  LOCAL_MODEL_WORKERS: positiveInt.max(64).default(1),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(30000),
+});
+
+export type Env = z.infer<typeof envSchema>;

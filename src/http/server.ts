@@ -1,0 +1,107 @@
+import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import { AppError } from '../domain/errors.js';
+import type { AuthService } from '../domain/services/auth-service.js';
+import type { CompletionService } from '../domain/services/completion-service.js';
+import type { HealthService } from '../domain/services/health-service.js';
+import type { ModelService } from '../domain/services/model-service.js';
+import { errorHandler, sendError } from './errors.js';
+import type { OpenApiDocument } from './openapi/document.js';
+import { routeSchemasByOperation } from './openapi/route-schemas.js';
+import { createValidatorCompiler } from './openapi/validator.js';
+import { authenticationHook } from './plugins/authentication.js';
+import { registerEtags } from './plugins/etag.js';
+import { registerMethodNotAllowed } from './plugins/method-not-allowed.js';
+import { registerRequestContext, requestIdFrom } from './plugins/request-context.js';
+import { registerSecurity } from './plugins/security.js';
+import { registerHealthRoutes } from './routes/ops/health.js';
+import { registerOpenApiRoutes } from './routes/ops/openapi.js';
+import { registerInferenceRoutes } from './routes/v1/inference.js';
+import { registerModelRoutes } from './routes/v1/models.js';
+
+export interface HttpServices {
+  auth: AuthService;
+  models: ModelService;
+  completions: CompletionService;
+  health: HealthService;
+}
+
+export interface HttpOptions {
+  logger: PinoLogger;
+  document: OpenApiDocument;
+  corsOrigins: string[];
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+export async function buildHttpServer(
+  services: HttpServices,
+  options: HttpOptions,
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    disableRequestLogging: true,
+    requestIdLogLabel: 'request_id',
+    genReqId: requestIdFrom,
+    bodyLimit: options.bodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs,
+    connectionTimeout: options.connectionTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    // Our own closing hook answers in the contract's error shape instead.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    trustProxy: false,
+    ...(options.tls ? { https: options.tls } : {}),
+  }) as unknown as FastifyInstance;
+
+  const schemas = routeSchemasByOperation(options.document.doc);
+  const schemaOf = (operationId: string): FastifySchema => {
+    const schema = schemas.get(operationId);
+    if (!schema) throw new Error(`openapi.yaml has no operation ${operationId}`);
+    return schema;
+  };
+  app.setValidatorCompiler(createValidatorCompiler(options.document.doc));
+  app.setErrorHandler(errorHandler);
+  // Only JSON bodies are accepted; any other media type is a 415, not a string to validate.
+  app.removeContentTypeParser('text/plain');
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new AppError('OVERLOADED', {
+        message: 'Server is shutting down; retry on another instance',
+        headers: { 'retry-after': '1' },
+      });
+    }
+  });
+
+  registerRequestContext(app);
+  await registerSecurity(app, options.corsOrigins);
+  registerEtags(app);
+  const methods = registerMethodNotAllowed(app);
+
+  app.setNotFoundHandler(async (request, reply) =>
+    sendError(request, reply, new AppError('NOT_FOUND', { message: 'No such route' })),
+  );
+
+  registerHealthRoutes(app, services.health, schemaOf);
+  await registerOpenApiRoutes(app, options.document, schemaOf);
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', authenticationHook(services.auth));
+      registerModelRoutes(v1, services.models, schemaOf);
+      registerInferenceRoutes(v1, services.completions, schemaOf);
+    },
+    { prefix: '/v1' },
+  );
+  await app.after();
+  methods.seal();
+  return app;
+}

@@ -1,0 +1,56 @@
+import { ConfigError, loadConfig } from './config/index.js';
+import { buildApp } from './app.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const app = await buildApp(config, logger);
+  if (!config.adminApiKey) {
+    logger.warn({}, 'ADMIN_API_KEY is not set: no credential can call /v1 until it is');
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    const deadline = setTimeout(() => {
+      logger.error({ timeout_ms: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    app.close().then(
+      () => {
+        logger.info({}, 'shutdown complete');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  const address = await app.http.listen({ host: config.http.host, port: config.http.port });
+  logger.info({ address, storage: app.storage.kind }, 'listening');
+}
+
+main().catch((error: unknown) => {
+  // Startup failures (database unreachable, port taken) end the process with a readable reason.
+  process.stderr.write(
+    `startup failed: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../../support/app.js';
+
+let t: TestApp;
+let base: URL;
+beforeAll(async () => {
+  t = await startTestApp();
+  base = new URL(await t.app.http.listen({ host: '127.0.0.1', port: 0 }));
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const longRequest = {
+  model: 'local-ngram',
+  prompt: 'Once upon a time the weather was calm and the rivers ran long',
+  max_tokens: 4096,
+  temperature: 1,
+  stream: true,
+};
+
+/** Opens a streamed completion over a real socket and resolves once the first chunk arrived. */
+function openStream(
+  requestId: string,
+): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL('/v1/completions', base), {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${ADMIN_KEY}`,
+        'content-type': 'application/json',
+        'x-request-id': requestId,
+      },
+    });
+    req.on('response', (res) => res.once('data', () => resolve({ req, res })));
+    req.on('error', reject);
+    req.end(JSON.stringify(longRequest));
+  });
+}
+
+async function waitForUsage(requestId: string) {
+  for (let i = 0; i < 200; i += 1) {
+    const record = await t.app.storage.usage.findByRequestId(requestId);
+    if (record) return record;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`no usage record for ${requestId}`);
+}
+
+describe('streaming over a real socket', () => {
+  it('a client that disconnects mid-stream stops the generation', async () => {
+    const { req, res } = await openStream('disconnect-1');
+    res.destroy();
+    req.destroy();
+    const record = await waitForUsage('disconnect-1');
+    expect(record.outcome).toBe('cancelled');
+    expect(record.stream).toBe(true);
+  });
+
+  it('/healthz answers while a long generation is streaming', async () => {
+    const { req, res } = await openStream('long-1');
+    let streamEnded = false;
+    res.on('end', () => {
+      streamEnded = true;
+    });
+    res.resume();
+    const health = await fetch(new URL('/healthz', base));
+    expect(health.status).toBe(200);
+    // The probe was answered before the generation finished: it did not wait behind it.
+    expect(streamEnded).toBe(false);
+    res.destroy();
+    req.destroy();
+  });
+});
