@@ -20,6 +20,14 @@ export interface QueryOptions {
   idempotent?: boolean;
 }
 
+export interface TransactionOptions {
+  /**
+   * Replaces the connection's per-statement timeout for this transaction only: migrations and the
+   * wait for another instance's migration lock may take longer than any request should. 0 = none.
+   */
+  statementTimeoutMs?: number;
+}
+
 /** A connection inside an open transaction. */
 export interface SqlSession {
   /** One statement, sent with the extended protocol so parameters never touch the SQL text. */
@@ -43,7 +51,7 @@ export interface SqlExecutor {
    * `fn`, use only the session it receives: calling the executor again would wait for a second
    * connection (PostgreSQL) or deadlock on the only one (PGlite).
    */
-  transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (session: SqlSession) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -78,24 +78,29 @@ export async function loadMigrations(directory: URL = MIGRATIONS_DIRECTORY): Pro
  * together queue up and all but the first find nothing to do. A failing migration rolls back every
  * migration of this run. Returns the migrations this call applied.
  */
-export async function migrate(executor: SqlExecutor, options: MigrateOptions): Promise<Migration[]> {
+export async function migrate(
+  executor: SqlExecutor,
+  options: MigrateOptions,
+): Promise<Migration[]> {
   const migrations = options.migrations ?? (await loadMigrations());
   const timeoutMs = options.timeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
-  const applied = await executor.transaction(async (session) => {
-    await session.query(`select set_config('statement_timeout', $1, true)`, [String(timeoutMs)]);
-    // Taken before schema_migrations exists: concurrent `create table if not exists` can itself
-    // fail with a unique violation in the catalog.
-    await session.query(`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
-    await session.execScript(CREATE_SCHEMA_MIGRATIONS);
-    const { rows } = await session.query<AppliedRow>(
-      'select version, name, checksum from schema_migrations order by version',
-    );
-    const pending = pendingMigrations(migrations, rows, options.logger);
-    for (const migration of pending) {
-      await apply(session, migration);
-    }
-    return pending;
-  });
+  const applied = await executor.transaction(
+    async (session) => {
+      // Taken before schema_migrations exists: concurrent `create table if not exists` can itself
+      // fail with a unique violation in the catalog.
+      await session.query(`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+      await session.execScript(CREATE_SCHEMA_MIGRATIONS);
+      const { rows } = await session.query<AppliedRow>(
+        'select version, name, checksum from schema_migrations order by version',
+      );
+      const pending = pendingMigrations(migrations, rows, options.logger);
+      for (const migration of pending) {
+        await apply(session, migration);
+      }
+      return pending;
+    },
+    { statementTimeoutMs: timeoutMs },
+  );
   for (const migration of applied) {
     options.logger.info({ version: migration.version, file: migration.file }, 'migration applied');
   }
@@ -146,9 +151,8 @@ async function apply(session: SqlSession, migration: Migration): Promise<void> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new MigrationError(`Migration ${migration.file} failed: ${reason}`, { cause: error });
   }
-  await session.query('insert into schema_migrations (version, name, checksum) values ($1, $2, $3)', [
-    migration.version,
-    migration.name,
-    migration.checksum,
-  ]);
+  await session.query(
+    'insert into schema_migrations (version, name, checksum) values ($1, $2, $3)',
+    [migration.version, migration.name, migration.checksum],
+  );
 }

@@ -1,11 +1,10 @@
 /**
- * The built-in training text of the local n-gram model: original prose written for this project.
- * Each entry is one document; the model learns that a document ends after its last sentence, which
- * is what lets a generation finish on its own instead of always running to max_tokens. The
- * dialogues use the same `User:` / `Assistant:` layout as the chat renderer so that chat prompts
- * find familiar contexts.
+ * The built-in training text of the local n-gram model, written for this project. Prose passages
+ * are excerpts with no learned ending; dialogues end where the assistant's turn ends, which is
+ * what lets a chat reply finish on its own. Dialogues use the chat renderer's `User:` /
+ * `Assistant:` layout so that chat prompts land in familiar contexts.
  */
-export const CORPUS_DOCUMENTS: readonly string[] = [
+export const CORPUS_PROSE: readonly string[] = [
   `A language model is a program that predicts the next piece of text from the text that came before it. It does not look up answers in a table of facts. Instead, it learns which words tend to follow which other words, and it uses those patterns to continue a passage one small step at a time.
 
 The smallest step a model takes is called a token. A token can be a whole word, part of a word, a space followed by a word, or a single mark of punctuation. Counting tokens is how people measure the length of a prompt and the length of a reply, and it is how most services decide what a request costs.
@@ -35,7 +34,9 @@ On a clear summer morning the sun warms the ground, the warm air rises, and by t
 Rain is not the only thing worth watching. Fog forms when moist air cools near the ground, frost appears when a clear night lets the warmth escape into space, and a dry wind can carry dust for hundreds of miles. People who work outdoors learn to read the sky, the feel of the air and the behavior of birds long before they check a forecast.
 
 No forecast is perfect. The atmosphere is sensitive to small changes, so a prediction for tomorrow is usually reliable while a prediction for next week is only a rough guide. A good forecast says how confident it is, and a careful reader plans for the weather that is likely while keeping an umbrella nearby for the weather that is possible.`,
+];
 
+export const CORPUS_DIALOGUES: readonly string[] = [
   `User: What is a token?
 Assistant: A token is a small piece of text, such as a word, part of a word or a mark of punctuation. Language models read and write text one token at a time.`,
 

@@ -1,5 +1,5 @@
 import type { FinishReason, TokenUsage } from '../../domain/ports.js';
-import { NgramCounts } from './ngram-counts.js';
+import { MAX_ORDER, NgramCounts } from './ngram-counts.js';
 import { NgramModel } from './ngram-model.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
 import { RepetitionPenalty } from './repetition-penalty.js';
@@ -15,9 +15,14 @@ export const PROMPT_WEIGHT = 8;
 const PROMPT_TRAINING_LIMIT = 65_536;
 
 export interface GenerationParams {
+  /**
+   * A chat reply is one turn: it may end on its own (end of text after the reply), and the space
+   * the model writes after "Assistant:" is not part of it. A plain completion continues a
+   * document that has no learned ending, so it runs until max_tokens or a stop sequence.
+   */
+  kind: 'text' | 'chat';
+  /** The rendered prompt. */
   prompt: string;
-  /** Chat replies follow "Assistant:"; the space the model writes first is not part of the answer. */
-  trimLeadingWhitespace: boolean;
   maxTokens: number;
   temperature: number;
   topP: number;
@@ -52,17 +57,14 @@ export class Generation {
   ) {
     const promptTokens = encodeText(params.prompt);
     this.promptTokens = promptTokens.length;
-    this.history = [END_OF_TEXT, ...promptTokens];
+    // Only the last few tokens ever serve as context, however long the prompt.
+    this.history = [END_OF_TEXT, ...promptTokens.slice(1 - MAX_ORDER)];
     const promptCounts = new NgramCounts();
-    promptCounts.add(
-      [END_OF_TEXT, ...promptTokens.slice(-PROMPT_TRAINING_LIMIT)],
-      PROMPT_WEIGHT,
-    );
+    promptCounts.add([END_OF_TEXT, ...promptTokens.slice(-PROMPT_TRAINING_LIMIT)], PROMPT_WEIGHT);
     this.model = new NgramModel([corpus, promptCounts]);
-    this.random =
-      params.seed === undefined ? unseededRandom() : seededRandom(params.seed);
+    this.random = params.seed === undefined ? unseededRandom() : seededRandom(params.seed);
     this.stop = new StopFilter(params.stop);
-    this.trimming = params.trimLeadingWhitespace;
+    this.trimming = params.kind === 'chat';
   }
 
   step(): GenerationStep {
@@ -101,9 +103,9 @@ export class Generation {
   }
 
   /**
-   * Candidates that keep the output valid UTF-8. End of text is allowed only between characters and
-   * once the reply says something: prompts ending a sentence would otherwise often get an empty
-   * reply, because every corpus document ends right after a full stop.
+   * Candidates that keep the output valid UTF-8. End of text is allowed only in chat replies, only
+   * between characters, and only once the reply says something: a question would otherwise often
+   * get an empty reply, because every corpus dialogue ends right after a full stop.
    */
   private allowedOnly(distribution: Map<number, number>): Map<number, number> {
     const allowed = new Map<number, number>();
@@ -111,11 +113,15 @@ export class Generation {
       const spelling = tokenSpelling(token);
       const ok =
         spelling === undefined
-          ? token === END_OF_TEXT && this.wroteVisibleText && !this.utf8.midCharacter
+          ? token === END_OF_TEXT && this.mayEnd()
           : this.utf8.accepts(spelling);
       if (ok) allowed.set(token, probability);
     }
     return allowed;
+  }
+
+  private mayEnd(): boolean {
+    return this.params.kind === 'chat' && this.wroteVisibleText && !this.utf8.midCharacter;
   }
 
   private sampling(): { temperature: number; topP: number; random: Random } {

@@ -22,9 +22,7 @@ export class NgramModel {
     }
     // End of text is only worth predicting where a context says so, not as background noise.
     merged.delete(END_OF_TEXT);
-    const top = [...merged]
-      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
-      .slice(0, UNIGRAM_LIMIT);
+    const top = [...merged].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, UNIGRAM_LIMIT);
     const total = top.reduce((sum, [, count]) => sum + count, 0);
     this.unigram = top.map(([token, count]) => [token, count / total] as const);
   }

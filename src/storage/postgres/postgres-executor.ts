@@ -7,6 +7,7 @@ import type {
   SqlParam,
   SqlResult,
   SqlSession,
+  TransactionOptions,
 } from '../executor.js';
 import { isConnectionLoss, isStatementError } from './connection-errors.js';
 
@@ -14,7 +15,7 @@ export interface PostgresExecutorOptions {
   url: string;
   poolSize: number;
   connectionTimeoutMs: number;
-  /** Server-side limit per statement; 0 disables it. */
+  /** Server-side limit per statement; 0 leaves the server's setting alone. */
   statementTimeoutMs: number;
   /** How long an unused pooled connection is kept open. */
   idleTimeoutMs?: number;
@@ -27,6 +28,16 @@ export interface PostgresExecutorOptions {
 // Extra time the client waits beyond statement_timeout before it gives up on a silent server (a
 // network partition, where the server-side timeout can never reach us).
 const CLIENT_TIMEOUT_MARGIN_MS = 5_000;
+// pg treats a query_timeout of 0 as "use the pool's", so "no limit" has to be spelled as the
+// longest timer Node supports (about 24 days).
+const NO_CLIENT_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Client-side read timeout matching a server-side statement timeout (0 = none). */
+function clientTimeoutFor(statementTimeoutMs: number): number {
+  return statementTimeoutMs > 0
+    ? statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS
+    : NO_CLIENT_TIMEOUT_MS;
+}
 
 interface Lease {
   client: PoolClient;
@@ -44,16 +55,16 @@ export class PostgresExecutor implements SqlExecutor {
 
   constructor(options: PostgresExecutorOptions) {
     this.#logger = options.logger;
-    const statementTimeout = options.statementTimeoutMs > 0 ? options.statementTimeoutMs : undefined;
     this.#pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize,
       connectionTimeoutMillis: options.connectionTimeoutMs,
       idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
-      statement_timeout: statementTimeout,
+      // pg sends these as startup parameters, so every pooled connection has them from the start.
+      statement_timeout: options.statementTimeoutMs,
       idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
       query_timeout:
-        statementTimeout === undefined ? undefined : statementTimeout + CLIENT_TIMEOUT_MARGIN_MS,
+        options.statementTimeoutMs > 0 ? clientTimeoutFor(options.statementTimeoutMs) : undefined,
       application_name: options.applicationName ?? 'inference-api',
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
@@ -81,15 +92,28 @@ export class PostgresExecutor implements SqlExecutor {
     }
   }
 
-  async transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    fn: (session: SqlSession) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
+    const { statementTimeoutMs } = options;
+    const clientTimeout =
+      statementTimeoutMs === undefined ? undefined : clientTimeoutFor(statementTimeoutMs);
     return await this.#withClient(async (lease) => {
       const { client } = lease;
       await client.query('begin');
       try {
+        if (statementTimeoutMs !== undefined) {
+          await run(client, `select set_config('statement_timeout', $1, true)`, [
+            String(statementTimeoutMs),
+          ]);
+        }
         const result = await fn({
-          query: (sql, params = []) => run(client, sql, params),
+          query: (sql, params = []) => run(client, sql, params, clientTimeout),
           execScript: async (sql) => {
-            await client.query(sql);
+            const script: PgQueryConfig = { text: sql };
+            if (clientTimeout !== undefined) script.query_timeout = clientTimeout;
+            await client.query(script);
           },
         });
         await client.query('commit');
@@ -133,18 +157,22 @@ export class PostgresExecutor implements SqlExecutor {
   }
 }
 
+// Options pg reads from a query config that its type definitions do not list.
+interface PgQueryConfig extends QueryConfig {
+  queryMode?: 'extended';
+  query_timeout?: number;
+}
+
 async function run<Row extends object>(
   client: PoolClient,
   sql: string,
   params: readonly SqlParam[],
+  clientTimeoutMs?: number,
 ): Promise<SqlResult<Row>> {
   // Extended protocol even without parameters, so a query is always exactly one statement, as it
   // is on PGlite.
-  const config: QueryConfig & { queryMode: 'extended' } = {
-    text: sql,
-    values: [...params],
-    queryMode: 'extended',
-  };
+  const config: PgQueryConfig = { text: sql, values: [...params], queryMode: 'extended' };
+  if (clientTimeoutMs !== undefined) config.query_timeout = clientTimeoutMs;
   const result = await client.query<QueryResultRow>(config);
   return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
 }

@@ -1,0 +1,87 @@
+import { AppError } from '../../domain/errors.js';
+import type { NewUsageRecord, UsageRecord, UsageRepository } from '../../domain/ports.js';
+import type { SqlExecutor } from '../executor.js';
+import { newId } from '../ids.js';
+import { isUniqueViolation } from './sql-errors.js';
+import { toUsageRecord, USAGE_COLUMNS } from './usage-row.js';
+import type { UsageRow } from './usage-row.js';
+
+const INSERT = `
+  insert into usage_records (id, request_id, principal_id, model, endpoint, prompt_tokens,
+    completion_tokens, outcome, duration_ms, stream)
+  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+  returning ${USAGE_COLUMNS}`;
+
+const FIND_BY_REQUEST_ID = `select ${USAGE_COLUMNS} from usage_records where request_id = $1`;
+
+const LIST_FIRST_PAGE = `
+  select ${USAGE_COLUMNS} from usage_records
+  order by created_at desc, id desc
+  limit $1`;
+
+// The cursor row is looked up in SQL rather than passed as a timestamp: created_at has microsecond
+// precision and a JavaScript Date would round it, skipping or repeating rows at page boundaries.
+const LIST_AFTER_CURSOR = `
+  select ${USAGE_COLUMNS} from usage_records
+  where (created_at, id) < (select created_at, id from usage_records where id = $2)
+  order by created_at desc, id desc
+  limit $1`;
+
+export class SqlUsageRepository implements UsageRepository {
+  readonly #db: SqlExecutor;
+
+  constructor(db: SqlExecutor) {
+    this.#db = db;
+  }
+
+  /** One INSERT statement, so it is atomic without an explicit transaction. */
+  async record(record: NewUsageRecord): Promise<UsageRecord> {
+    try {
+      const { rows } = await this.#db.query<UsageRow>(INSERT, [
+        newId('usage'),
+        record.requestId,
+        record.principalId,
+        record.model,
+        record.endpoint,
+        record.promptTokens,
+        record.completionTokens,
+        record.outcome,
+        record.durationMs,
+        record.stream,
+      ]);
+      const [row] = rows;
+      if (!row) throw new Error('INSERT … RETURNING returned no row');
+      return toUsageRecord(row);
+    } catch (error) {
+      if (isUniqueViolation(error, 'usage_records_request_id_key')) {
+        throw new AppError('CONFLICT', {
+          message: `Usage for request ${record.requestId} is already recorded`,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async findByRequestId(requestId: string): Promise<UsageRecord | null> {
+    const { rows } = await this.#db.query<UsageRow>(FIND_BY_REQUEST_ID, [requestId], {
+      idempotent: true,
+    });
+    const [row] = rows;
+    return row ? toUsageRecord(row) : null;
+  }
+
+  /** An unknown `before` id yields an empty page; telling callers apart is the service's job. */
+  async list(options: { limit: number; before?: string }): Promise<UsageRecord[]> {
+    if (!Number.isInteger(options.limit) || options.limit < 1) {
+      throw new RangeError(`list limit must be a positive integer, got ${options.limit}`);
+    }
+    const { rows } =
+      options.before === undefined
+        ? await this.#db.query<UsageRow>(LIST_FIRST_PAGE, [options.limit], { idempotent: true })
+        : await this.#db.query<UsageRow>(LIST_AFTER_CURSOR, [options.limit, options.before], {
+            idempotent: true,
+          });
+    return rows.map(toUsageRecord);
+  }
+}
