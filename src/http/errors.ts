@@ -53,16 +53,14 @@ export function toAppError(error: unknown): AppError {
       return new AppError('PAYLOAD_TOO_LARGE');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new AppError('UNSUPPORTED_MEDIA_TYPE');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('INVALID_JSON');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('INVALID_JSON', { message: 'Request body is empty' });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('INVALID_JSON', { message: 'Content-Length does not match the body' });
     default:
       break;
-  }
-  // secure-json-parse raises SyntaxError (also for __proto__ poisoning); Fastify marks it 400.
-  if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
-    return new AppError('INVALID_JSON');
   }
   return new AppError('INTERNAL_ERROR', { cause: error });
 }

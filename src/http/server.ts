@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifySchema } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { AppError } from '../domain/errors.js';
 import type { AuthService } from '../domain/services/auth-service.js';
@@ -43,8 +43,11 @@ export async function buildHttpServer(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger,
-    disableRequestLogging: true,
-    requestIdLogLabel: 'request_id',
+    // Our own start/end lines replace Fastify's, with the contract's field names.
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'request_id',
+    }),
     genReqId: requestIdFrom,
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,

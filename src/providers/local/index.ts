@@ -12,7 +12,7 @@ import { WorkerPool } from './worker-pool.js';
 
 export { renderChat, renderPrompt } from './render-prompt.js';
 
-export const LOCAL_MODEL: ModelDescriptor = {
+export const LOCAL_MODEL: Readonly<ModelDescriptor> = {
   id: 'local-ngram',
   ownedBy: 'local',
   // Fixed so that GET /v1/models is stable across restarts: 2025-01-01T00:00:00Z.
@@ -65,7 +65,8 @@ export function createLocalProvider(options: LocalProviderOptions): ModelProvide
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
-      // Reached when the consumer stops early or the request fails; frees the worker.
+      // A no-op after `done`; otherwise the consumer stopped early or the request failed, and
+      // this stops the generation and frees its worker.
       job.cancel();
     }
   }
