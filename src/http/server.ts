@@ -75,6 +75,11 @@ export async function buildHttpServer(
   app.addHook('preClose', async () => {
     closing = true;
   });
+  app.addHook('onResponse', async () => {
+    // A keep-alive connection that finishes its last response while we drain would otherwise
+    // hold server.close() open until the client lets go of it.
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  });
   app.addHook('onRequest', async (_request, reply) => {
     if (closing) {
       reply.header('connection', 'close');
