@@ -29,14 +29,14 @@ module.exports = {
       comment: 'Routes call domain services; they never reach storage or providers directly.',
       severity: 'error',
       from: { path: '^src/http/' },
-      to: { path: '^src/(storage|providers|config|app|main)' },
+      to: { path: '^src/(storage|providers|security|config|app|main)' },
     },
     {
       name: 'providers-are-leaves',
       comment: 'Providers implement domain ports and never import http, storage or config.',
       severity: 'error',
       from: { path: '^src/providers/' },
-      to: { path: '^src/(http|storage|config|app|main)' },
+      to: { path: '^src/(http|storage|security|config|app|main)' },
     },
     {
       name: 'providers-are-independent',
@@ -53,7 +53,14 @@ module.exports = {
       comment: 'Storage implements domain ports and never imports http, providers or config.',
       severity: 'error',
       from: { path: '^src/storage/' },
-      to: { path: '^src/(http|providers|config|app|main)' },
+      to: { path: '^src/(http|providers|security|config|app|main)' },
+    },
+    {
+      name: 'security-is-a-leaf',
+      comment: 'Security adapters (JWT, hashing, Redis) implement domain ports and nothing else.',
+      severity: 'error',
+      from: { path: '^src/security/' },
+      to: { path: '^src/(http|storage|providers|config|app|main)' },
     },
     {
       name: 'only-app-wires',

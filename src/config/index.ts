@@ -24,7 +24,8 @@ export interface Config {
       }
     | { kind: 'pglite'; dataDir: string };
   dataDir: string;
-  redisUrl?: string;
+  redis?: { url: string; keyPrefix: string };
+  sessionTtlSeconds: number;
   adminApiKey?: string;
   jwt: { privateKeyFile?: string; issuer: string; audience: string };
   upstreams: {
@@ -105,7 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
     dataDir,
-    ...(e.REDIS_URL ? { redisUrl: e.REDIS_URL } : {}),
+    ...(e.REDIS_URL ? { redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } } : {}),
+    sessionTtlSeconds: e.SESSION_TTL_DAYS * 24 * 3600,
     ...(e.ADMIN_API_KEY ? { adminApiKey: e.ADMIN_API_KEY } : {}),
     jwt: {
       ...(e.JWT_PRIVATE_KEY_FILE ? { privateKeyFile: e.JWT_PRIVATE_KEY_FILE } : {}),

@@ -39,6 +39,12 @@ export const envSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(15000),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   REDIS_URL: urlWithProtocols(['redis:', 'rediss:']),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9:._-]')
+    .default('inference-api:'),
+  SESSION_TTL_DAYS: positiveInt.max(365).default(30),
   ADMIN_API_KEY: optionalString.refine((value) => value === undefined || value.length >= 32, {
     message: 'must be at least 32 characters',
   }),

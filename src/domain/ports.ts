@@ -1,3 +1,5 @@
+import type { IdempotencyStore, IdentityStore, RevocationList } from './identity/ports.js';
+
 /**
  * Ports: what the domain needs from the outside world. Providers and storage implement them; the
  * domain never imports an implementation.
@@ -84,6 +86,9 @@ export interface UsageRepository {
 export interface Storage {
   readonly kind: 'postgres' | 'pglite';
   readonly usage: UsageRepository;
+  readonly identity: IdentityStore;
+  readonly revocations: RevocationList;
+  readonly idempotency: IdempotencyStore;
   /** Throws when the database cannot answer; used by /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

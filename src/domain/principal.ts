@@ -1,16 +1,32 @@
-export const SCOPES = [
-  'models:read',
-  'completions:write',
-  'usage:read',
-  'api_keys:write',
-  'users:write',
-] as const;
+import type { Role, Scope } from './access.js';
+import type { RateLimitSetting } from './identity/model.js';
 
-export type Scope = (typeof SCOPES)[number];
+export { ROLE_SCOPES, SCOPES, type Role, type Scope } from './access.js';
+
+export type Credential =
+  | { type: 'api_key'; keyId: string }
+  | { type: 'access_token'; sessionId: string; jti: string; expiresAt: Date };
 
 /** Who is calling, built once per request by authentication and passed into every service call. */
-export interface Principal {
-  id: string;
-  kind: 'platform_admin';
-  scopes: ReadonlySet<Scope>;
-}
+export type Principal =
+  | {
+      kind: 'platform_admin';
+      id: string;
+      userId: null;
+      organizationId: null;
+      role: null;
+      scopes: ReadonlySet<Scope>;
+      credential: Credential;
+      rateLimit: RateLimitSetting | null;
+    }
+  | {
+      kind: 'user';
+      /** The user's id. */
+      id: string;
+      userId: string;
+      organizationId: string;
+      role: Role;
+      scopes: ReadonlySet<Scope>;
+      credential: Credential;
+      rateLimit: RateLimitSetting | null;
+    };

@@ -1,22 +1,36 @@
 import Fastify, { LogController, type FastifyInstance, type FastifySchema } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { AppError } from '../domain/errors.js';
+import type { ApiKeyService } from '../domain/services/api-key-service.js';
 import type { AuthService } from '../domain/services/auth-service.js';
 import type { CompletionService } from '../domain/services/completion-service.js';
 import type { HealthService } from '../domain/services/health-service.js';
+import type { IdempotencyService } from '../domain/services/idempotency-service.js';
 import type { ModelService } from '../domain/services/model-service.js';
+import type { OrganizationService } from '../domain/services/organization-service.js';
+import type { SessionService } from '../domain/services/session-service.js';
+import type { UserService } from '../domain/services/user-service.js';
 import { errorHandler, sendError } from './errors.js';
 import type { OpenApiDocument } from './openapi/document.js';
 import { routeSchemasByOperation } from './openapi/route-schemas.js';
 import { createValidatorCompiler } from './openapi/validator.js';
 import { authenticationHook } from './plugins/authentication.js';
 import { registerEtags } from './plugins/etag.js';
+import { registerIdempotency } from './plugins/idempotency.js';
 import { registerMethodNotAllowed } from './plugins/method-not-allowed.js';
 import { registerRequestContext, requestIdFrom } from './plugins/request-context.js';
 import { registerSecurity } from './plugins/security.js';
 import { registerHealthRoutes } from './routes/ops/health.js';
 import { registerOpenApiRoutes } from './routes/ops/openapi.js';
+import { registerApiKeyRoutes } from './routes/v1/api-keys.js';
+import {
+  registerJwksRoute,
+  registerLogoutRoute,
+  registerPublicAuthRoutes,
+} from './routes/v1/auth.js';
 import { registerInferenceRoutes } from './routes/v1/inference.js';
+import { registerOrganizationRoutes } from './routes/v1/organizations.js';
+import { registerUserRoutes } from './routes/v1/users.js';
 import { registerModelRoutes } from './routes/v1/models.js';
 
 export interface HttpServices {
@@ -24,6 +38,11 @@ export interface HttpServices {
   models: ModelService;
   completions: CompletionService;
   health: HealthService;
+  organizations: OrganizationService;
+  users: UserService;
+  sessions: SessionService;
+  apiKeys: ApiKeyService;
+  idempotency: IdempotencyService;
 }
 
 export interface HttpOptions {
@@ -101,11 +120,21 @@ export async function buildHttpServer(
 
   registerHealthRoutes(app, services.health, schemaOf);
   await registerOpenApiRoutes(app, options.document, schemaOf);
+  registerJwksRoute(app, services.auth, schemaOf);
+  await app.register(
+    async (v1public) => registerPublicAuthRoutes(v1public, services.auth, schemaOf),
+    { prefix: '/v1' },
+  );
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', authenticationHook(services.auth));
+      registerIdempotency(v1, services.idempotency);
+      registerLogoutRoute(v1, services.auth, schemaOf);
       registerModelRoutes(v1, services.models, schemaOf);
       registerInferenceRoutes(v1, services.completions, schemaOf);
+      registerOrganizationRoutes(v1, services.organizations, schemaOf);
+      registerUserRoutes(v1, services.users, services.sessions, schemaOf);
+      registerApiKeyRoutes(v1, services.apiKeys, schemaOf);
     },
     { prefix: '/v1' },
   );

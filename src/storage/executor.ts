@@ -4,7 +4,8 @@
  * engine it is talking to.
  */
 
-export type SqlParam = string | number | boolean | Date | null;
+/** A string array binds as text[] (API key scopes); both drivers encode it themselves. */
+export type SqlParam = string | number | boolean | Date | null | readonly string[];
 
 export interface SqlResult<Row> {
   rows: Row[];
@@ -26,6 +27,11 @@ export interface TransactionOptions {
    * wait for another instance's migration lock may take longer than any request should. 0 = none.
    */
   statementTimeoutMs?: number;
+  /**
+   * The transaction only reads, so it is retried once, like an idempotent query, when the
+   * connection broke underneath it. `fn` then runs twice and must not keep effects of the first run.
+   */
+  idempotent?: boolean;
 }
 
 /** A connection inside an open transaction. */
@@ -47,9 +53,9 @@ export interface SqlExecutor {
     options?: QueryOptions,
   ): Promise<SqlResult<Row>>;
   /**
-   * Runs `fn` in BEGIN … COMMIT on one connection, ROLLBACK if it throws. Never retried. Inside
-   * `fn`, use only the session it receives: calling the executor again would wait for a second
-   * connection (PostgreSQL) or deadlock on the only one (PGlite).
+   * Runs `fn` in BEGIN … COMMIT on one connection, ROLLBACK if it throws. Retried only when marked
+   * idempotent. Inside `fn`, use only the session it receives: calling the executor again would
+   * wait for a second connection (PostgreSQL) or deadlock on the only one (PGlite).
    */
   transaction<T>(fn: (session: SqlSession) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Idempotent. */

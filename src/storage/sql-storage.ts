@@ -1,5 +1,8 @@
 import type { Storage } from '../domain/ports.js';
 import type { SqlExecutor } from './executor.js';
+import { SqlIdempotencyStore } from './sql/idempotency-store.js';
+import { SqlIdentityStore } from './sql/identity-store.js';
+import { DatabaseRevocationList } from './sql/revocation-list.js';
 import { SqlUsageRepository } from './sql/usage-repository.js';
 
 /** The same repositories on either engine; only the executor differs. */
@@ -7,6 +10,9 @@ export function createSqlStorage(executor: SqlExecutor): Storage {
   return {
     kind: executor.kind,
     usage: new SqlUsageRepository(executor),
+    identity: new SqlIdentityStore(executor),
+    revocations: new DatabaseRevocationList(executor),
+    idempotency: new SqlIdempotencyStore(executor),
     ping: async () => {
       await executor.query('select 1', [], { idempotent: true });
     },

@@ -24,12 +24,22 @@ export async function withAdminClient<T>(fn: (client: pg.Client) => Promise<T>):
   }
 }
 
+export interface TestDatabaseOptions {
+  /** An existing role to own the database and to connect as (default: the admin URL's user). */
+  owner?: string;
+}
+
 /** A fresh database per test file (or test), so tests never see each other's rows or schema. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const name = `inference_test_${randomBytes(6).toString('hex')}`;
-  await withAdminClient((client) => client.query(`create database ${name}`));
+  const owner = options.owner === undefined ? '' : ` owner ${options.owner}`;
+  await withAdminClient((client) => client.query(`create database ${name}${owner}`));
   const url = new URL(POSTGRES_ADMIN_URL);
   url.pathname = `/${name}`;
+  if (options.owner !== undefined) {
+    url.username = options.owner;
+    url.password = '';
+  }
   let dropped = false;
   return {
     url: url.toString(),

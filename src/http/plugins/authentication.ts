@@ -12,7 +12,7 @@ declare module 'fastify' {
 /** An onRequest hook: runs before body parsing, so an anonymous caller learns nothing about input. */
 export function authenticationHook(auth: AuthService) {
   return async (request: FastifyRequest): Promise<void> => {
-    request.principal = auth.authenticate(request.headers.authorization);
+    request.principal = await auth.authenticate(request.headers.authorization);
   };
 }
 

@@ -51,7 +51,7 @@ export class PgliteExecutor implements SqlExecutor {
   }
 
   // TransactionOptions are ignored: there is no statement timeout to widen on PGlite, which runs
-  // in this thread and cannot be interrupted by a timer anyway.
+  // in this thread and cannot be interrupted by a timer anyway, and no connection to lose.
   async transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     return await this.#db.transaction((tx) => fn(sessionOf(tx)));
   }

@@ -96,6 +96,20 @@ export class PostgresExecutor implements SqlExecutor {
     fn: (session: SqlSession) => Promise<T>,
     options: TransactionOptions = {},
   ): Promise<T> {
+    try {
+      return await this.#transactionOnce(fn, options);
+    } catch (error) {
+      // Same rule as for single reads: once, and only when nothing in it can have been written.
+      if (!options.idempotent || !isConnectionLoss(error)) throw error;
+      this.#logger.warn({ err: error }, 'database connection lost; retrying read-only transaction');
+      return await this.#transactionOnce(fn, options);
+    }
+  }
+
+  async #transactionOnce<T>(
+    fn: (session: SqlSession) => Promise<T>,
+    options: TransactionOptions,
+  ): Promise<T> {
     const { statementTimeoutMs } = options;
     const clientTimeout =
       statementTimeoutMs === undefined ? undefined : clientTimeoutFor(statementTimeoutMs);

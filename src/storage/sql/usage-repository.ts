@@ -1,7 +1,8 @@
 import { AppError } from '../../domain/errors.js';
 import type { NewUsageRecord, UsageRecord, UsageRepository } from '../../domain/ports.js';
-import type { SqlExecutor } from '../executor.js';
+import type { SqlExecutor, SqlParam, SqlResult } from '../executor.js';
 import { newId } from '../ids.js';
+import { CROSS_TENANT, inScope } from './row-scope.js';
 import { isUniqueViolation } from './sql-errors.js';
 import { toUsageRecord, USAGE_COLUMNS } from './usage-row.js';
 import type { UsageRow } from './usage-row.js';
@@ -27,6 +28,12 @@ const LIST_AFTER_CURSOR = `
   order by created_at desc, id desc
   limit $1`;
 
+/**
+ * Cross-tenant for now: records carry no organization yet (migration 002 added the nullable column)
+ * and the list is the platform's. Running as the application role all the same keeps this working
+ * when the connecting user owns the tables without being a superuser, as forced row-level security
+ * then applies to it too.
+ */
 export class SqlUsageRepository implements UsageRepository {
   readonly #db: SqlExecutor;
 
@@ -34,21 +41,25 @@ export class SqlUsageRepository implements UsageRepository {
     this.#db = db;
   }
 
-  /** One INSERT statement, so it is atomic without an explicit transaction. */
+  /** One INSERT statement, so a failure leaves nothing behind. */
   async record(record: NewUsageRecord): Promise<UsageRecord> {
     try {
-      const { rows } = await this.#db.query<UsageRow>(INSERT, [
-        newId('usage'),
-        record.requestId,
-        record.principalId,
-        record.model,
-        record.endpoint,
-        record.promptTokens,
-        record.completionTokens,
-        record.outcome,
-        record.durationMs,
-        record.stream,
-      ]);
+      const { rows } = await this.#query<UsageRow>(
+        INSERT,
+        [
+          newId('usage'),
+          record.requestId,
+          record.principalId,
+          record.model,
+          record.endpoint,
+          record.promptTokens,
+          record.completionTokens,
+          record.outcome,
+          record.durationMs,
+          record.stream,
+        ],
+        false,
+      );
       const [row] = rows;
       if (!row) throw new Error('INSERT … RETURNING returned no row');
       return toUsageRecord(row);
@@ -64,9 +75,7 @@ export class SqlUsageRepository implements UsageRepository {
   }
 
   async findByRequestId(requestId: string): Promise<UsageRecord | null> {
-    const { rows } = await this.#db.query<UsageRow>(FIND_BY_REQUEST_ID, [requestId], {
-      idempotent: true,
-    });
+    const { rows } = await this.#query<UsageRow>(FIND_BY_REQUEST_ID, [requestId], true);
     const [row] = rows;
     return row ? toUsageRecord(row) : null;
   }
@@ -78,10 +87,18 @@ export class SqlUsageRepository implements UsageRepository {
     }
     const { rows } =
       options.before === undefined
-        ? await this.#db.query<UsageRow>(LIST_FIRST_PAGE, [options.limit], { idempotent: true })
-        : await this.#db.query<UsageRow>(LIST_AFTER_CURSOR, [options.limit, options.before], {
-            idempotent: true,
-          });
+        ? await this.#query<UsageRow>(LIST_FIRST_PAGE, [options.limit], true)
+        : await this.#query<UsageRow>(LIST_AFTER_CURSOR, [options.limit, options.before], true);
     return rows.map(toUsageRecord);
+  }
+
+  async #query<Row extends object>(
+    sql: string,
+    params: SqlParam[],
+    readOnly: boolean,
+  ): Promise<SqlResult<Row>> {
+    return await inScope(this.#db, CROSS_TENANT, (session) => session.query<Row>(sql, params), {
+      readOnly,
+    });
   }
 }

@@ -80,7 +80,7 @@ describe('POST /v1/completions', () => {
       endpoint: 'completions',
       outcome: 'completed',
       stream: false,
-      principalId: 'platform_admin',
+      principalId: expect.stringMatching(/^key_/),
       promptTokens: res.json().usage.prompt_tokens,
       completionTokens: res.json().usage.completion_tokens,
     });

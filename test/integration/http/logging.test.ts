@@ -25,7 +25,7 @@ describe('structured request logs', () => {
       method: 'GET',
       route: '/v1/models/:id',
       status_code: 200,
-      principal_id: 'platform_admin',
+      principal_id: expect.stringMatching(/^key_/),
       level: 'info',
     });
     expect(typeof end[0]?.duration_ms).toBe('number');

@@ -220,7 +220,8 @@ describe('concurrent start on PostgreSQL', () => {
 
       const { rows } = await withExecutorOf(database.url, (executor) =>
         executor.query<{ version: number; count: number }>(
-          'select version, count(*)::int as count from schema_migrations group by version',
+          `select version, count(*)::int as count from schema_migrations
+           group by version order by version`,
         ),
       );
       expect(rows).toEqual(shipped.map((migration) => ({ version: migration.version, count: 1 })));

@@ -27,7 +27,8 @@ describe('loadConfig', () => {
     expect(config.jwt).toEqual({ issuer: 'inference-api', audience: 'inference-api' });
     expect(config.logLevel).toBe('info');
     expect(config.adminApiKey).toBeUndefined();
-    expect(config.redisUrl).toBeUndefined();
+    expect(config.redis).toBeUndefined();
+    expect(config.sessionTtlSeconds).toBe(30 * 24 * 3600);
   });
 
   it('uses PostgreSQL with the pool size when DATABASE_URL is set', () => {

@@ -84,7 +84,7 @@ export function registerInferenceRoutes(
 ): void {
   app.post<{ Body: CompletionRequest }>(
     '/completions',
-    { schema: schemaOf('createCompletion') },
+    { schema: schemaOf('createCompletion'), config: { idempotent: true } },
     async (request, reply) => {
       const body = request.body;
       const params = paramsFrom(
@@ -99,7 +99,7 @@ export function registerInferenceRoutes(
 
   app.post<{ Body: ChatCompletionRequest }>(
     '/chat/completions',
-    { schema: schemaOf('createChatCompletion') },
+    { schema: schemaOf('createChatCompletion'), config: { idempotent: true } },
     async (request, reply) => {
       const body = request.body;
       const messages: ChatMessage[] = body.messages.map((message) => ({
