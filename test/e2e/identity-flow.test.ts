@@ -35,7 +35,7 @@ function flow(name: string, setup: () => Promise<Setup>) {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const text = await res.text();
-      return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
+      return { status: res.status, body: text ? (JSON.parse(text) as Record<string, string>) : {} };
     }
 
     it('admin → organization → users → login → refresh → scoped key with the SDK → logout', async () => {
