@@ -1,3 +1,5 @@
+import { hkdfSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -61,6 +63,14 @@ const apiKeySecrets: ApiKeySecrets = {
   matches: secretMatches,
 };
 
+/**
+ * Instances that share a signing key (JWT_PRIVATE_KEY_FILE) must also accept each other's
+ * cursors; deriving the cursor key from it means one secret to distribute, not two.
+ */
+function deriveSecret(keyMaterial: Buffer, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', keyMaterial, 'inference-api', purpose, 32));
+}
+
 /** Shared state lives in Redis when configured; otherwise in the database and this process. */
 function sharedState(
   storage: Storage,
@@ -100,7 +110,11 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       dataDir: config.dataDir,
       ...(config.jwt.privateKeyFile ? { privateKeyFile: config.jwt.privateKeyFile } : {}),
     });
-    const cursors = await createCursorCodec({ dataDir: config.dataDir });
+    const cursors = await createCursorCodec(
+      config.jwt.privateKeyFile
+        ? { secret: deriveSecret(await readFile(config.jwt.privateKeyFile), 'list cursors') }
+        : { dataDir: config.dataDir },
+    );
     const passwords = createPasswordHasher();
     const { revocations, throttle } = sharedState(storage, redis);
     const store = storage.identity;
