@@ -15,6 +15,7 @@ import { IdempotencyService } from './domain/services/idempotency-service.js';
 import { ModelService } from './domain/services/model-service.js';
 import { OrganizationService } from './domain/services/organization-service.js';
 import { SessionService } from './domain/services/session-service.js';
+import { UsageService } from './domain/services/usage-service.js';
 import { UserService } from './domain/services/user-service.js';
 import { loadOpenApiDocument } from './http/openapi/document.js';
 import { buildHttpServer } from './http/server.js';
@@ -144,6 +145,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
         sessions: new SessionService(store, revocations, cursors, horizon),
         apiKeys: new ApiKeyService(store, apiKeySecrets, cursors, config.rateLimits),
         idempotency: new IdempotencyService(storage.idempotency),
+        usage: new UsageService(storage.usage, cursors),
       },
       {
         logger,

@@ -60,6 +60,8 @@ export type UsageOutcome = 'completed' | 'cancelled' | 'failed';
 export interface NewUsageRecord {
   requestId: string;
   principalId: string;
+  /** null for the platform admin, who belongs to no organization. */
+  organizationId: string | null;
   model: string;
   endpoint: 'completions' | 'chat.completions';
   promptTokens: number;
@@ -74,7 +76,30 @@ export interface UsageRecord extends NewUsageRecord {
   createdAt: Date;
 }
 
+export interface UsageBucket {
+  /** UTC day, YYYY-MM-DD. */
+  date: string;
+  model: string;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface UsageSummaryQuery {
+  /** null: the whole platform. */
+  organizationId: string | null;
+  /** Inclusive UTC days, YYYY-MM-DD. */
+  startDate: string;
+  endDate: string;
+  model?: string;
+  /** Keyset position: buckets after this (date, model). */
+  after?: { date: string; model: string };
+  limit: number;
+}
+
 export interface UsageRepository {
+  /** Buckets per UTC day and model, ordered by date then model. */
+  summarize(query: UsageSummaryQuery): Promise<{ items: UsageBucket[]; hasMore: boolean }>;
   /** Writes one record atomically; a failure leaves nothing behind. */
   record(record: NewUsageRecord): Promise<UsageRecord>;
   findByRequestId(requestId: string): Promise<UsageRecord | null>;

@@ -426,7 +426,7 @@ export interface paths {
         };
         /**
          * List a user's sessions
-         * @description Lists the user's active sessions (not revoked, not expired), newest first. With an access
+         * @description Lists the user's active sessions (not revoked, not expired), oldest first. With an access
          *     token, the session of that token has `current: true`.
          *
          *     **Who:** the user themself, an organization `admin` of the user's organization, or a platform
@@ -496,7 +496,7 @@ export interface paths {
         };
         /**
          * List API keys
-         * @description Lists API keys, newest first, without their secrets: the caller's own keys; for an
+         * @description Lists API keys, oldest first, without their secrets: the caller's own keys; for an
          *     organization `admin`, every key of the organization; for a platform admin, every key.
          *     Revoked keys are not listed.
          *

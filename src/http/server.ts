@@ -9,6 +9,7 @@ import type { IdempotencyService } from '../domain/services/idempotency-service.
 import type { ModelService } from '../domain/services/model-service.js';
 import type { OrganizationService } from '../domain/services/organization-service.js';
 import type { SessionService } from '../domain/services/session-service.js';
+import type { UsageService } from '../domain/services/usage-service.js';
 import type { UserService } from '../domain/services/user-service.js';
 import { errorHandler, sendError } from './errors.js';
 import type { OpenApiDocument } from './openapi/document.js';
@@ -30,6 +31,7 @@ import {
 } from './routes/v1/auth.js';
 import { registerInferenceRoutes } from './routes/v1/inference.js';
 import { registerOrganizationRoutes } from './routes/v1/organizations.js';
+import { registerUsageRoutes } from './routes/v1/usage.js';
 import { registerUserRoutes } from './routes/v1/users.js';
 import { registerModelRoutes } from './routes/v1/models.js';
 
@@ -43,6 +45,7 @@ export interface HttpServices {
   sessions: SessionService;
   apiKeys: ApiKeyService;
   idempotency: IdempotencyService;
+  usage: UsageService;
 }
 
 export interface HttpOptions {
@@ -135,6 +138,7 @@ export async function buildHttpServer(
       registerOrganizationRoutes(v1, services.organizations, schemaOf);
       registerUserRoutes(v1, services.users, services.sessions, schemaOf);
       registerApiKeyRoutes(v1, services.apiKeys, schemaOf);
+      registerUsageRoutes(v1, services.usage, schemaOf);
     },
     { prefix: '/v1' },
   );

@@ -137,6 +137,7 @@ export class CompletionService {
       await this.usage.record({
         requestId: ctx.requestId,
         principalId: ctx.principal.id,
+        organizationId: ctx.principal.organizationId,
         model: params.model,
         endpoint: params.endpoint,
         promptTokens: usage.promptTokens,

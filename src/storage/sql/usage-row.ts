@@ -1,7 +1,7 @@
 import type { NewUsageRecord, UsageOutcome, UsageRecord } from '../../domain/ports.js';
 
 export const USAGE_COLUMNS =
-  'id, request_id, principal_id, model, endpoint, prompt_tokens, completion_tokens, outcome, ' +
+  'id, request_id, principal_id, organization_id, model, endpoint, prompt_tokens, completion_tokens, outcome, ' +
   'duration_ms, stream, created_at';
 
 /** As the drivers hand it over; typed loosely because the two engines parse types on their own. */
@@ -9,6 +9,7 @@ export interface UsageRow {
   id: string;
   request_id: string;
   principal_id: string;
+  organization_id: string | null;
   model: string;
   endpoint: string;
   prompt_tokens: number | string;
@@ -30,6 +31,7 @@ export function toUsageRecord(row: UsageRow): UsageRecord {
     id: row.id,
     requestId: row.request_id,
     principalId: row.principal_id,
+    organizationId: row.organization_id,
     model: row.model,
     endpoint: endpointOf(row.endpoint),
     promptTokens: Number(row.prompt_tokens),

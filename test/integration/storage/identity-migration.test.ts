@@ -174,6 +174,7 @@ describe('identity migration on a shared PostgreSQL server', () => {
     const record = await storage.usage.record({
       requestId: 'req_owner',
       principalId: admin.id,
+      organizationId: organization.id,
       model: 'local-echo',
       endpoint: 'completions',
       promptTokens: 1,

@@ -119,6 +119,29 @@ describe('PostgreSQL pool', () => {
     );
   });
 
+  it('retries a read-only transaction once when its connection is killed mid-statement', async () => {
+    const db = executor();
+    let attempts = 0;
+    const read = db.transaction(
+      async (session) => {
+        attempts += 1;
+        const { rows } = await session.query<{ pid: number }>(
+          'select pg_backend_pid() as pid, pg_sleep(0.4) as read_only_tx',
+        );
+        return rows[0]?.pid;
+      },
+      { idempotent: true },
+    );
+    const victim = await backendRunning(database.name, 'read_only_tx');
+    await terminate(victim);
+
+    expect(await read).not.toBe(victim);
+    expect(attempts).toBe(2);
+    expect(logger.entries).toContainEqual(
+      expect.objectContaining({ msg: expect.stringMatching(/retrying read-only transaction/) }),
+    );
+  });
+
   it('does not retry a statement that is not marked idempotent', async () => {
     const db = executor();
     // Caught right away: it fails while this test is still busy terminating the backend.

@@ -79,6 +79,7 @@ function rowLevelSecuritySuite(engine: Engine): void {
     await storage.usage.record({
       requestId: `req_${randomBytes(8).toString('hex')}`,
       principalId: 'platform-admin',
+      organizationId: null,
       model: 'local-echo',
       endpoint: 'completions',
       promptTokens: 1,

@@ -13,6 +13,7 @@ function newUsage(overrides: Partial<NewUsageRecord> = {}): NewUsageRecord {
   return {
     requestId: `req_${randomUUID()}`,
     principalId: 'platform-admin',
+    organizationId: null,
     model: 'local-echo',
     endpoint: 'chat.completions',
     promptTokens: 12,
