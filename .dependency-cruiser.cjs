@@ -63,6 +63,14 @@ module.exports = {
       to: { path: '^src/(http|storage|providers|config|app|main)' },
     },
     {
+      name: 'runtime-is-a-leaf',
+      comment:
+        'Process-level adapters (event-loop and memory monitors) implement domain ports only.',
+      severity: 'error',
+      from: { path: '^src/runtime/' },
+      to: { path: '^src/(http|storage|providers|security|config|app|main)' },
+    },
+    {
       name: 'only-app-wires',
       comment: 'Only app.ts and main.ts choose implementations.',
       severity: 'error',

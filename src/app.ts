@@ -13,6 +13,13 @@ import { CompletionService } from './domain/services/completion-service.js';
 import { HealthService, type ReadinessCheck } from './domain/services/health-service.js';
 import { IdempotencyService } from './domain/services/idempotency-service.js';
 import { ModelService } from './domain/services/model-service.js';
+import { GenerationGate } from './domain/load/generation-gate.js';
+import type { RateLimitStore } from './domain/rate-limit/ports.js';
+import { RateLimitService } from './domain/rate-limit/rate-limit-service.js';
+import { OverloadMonitor } from './runtime/overload-monitor.js';
+import { FailoverRateLimitStore } from './storage/rate-limit/failover-rate-limit-store.js';
+import { MemoryRateLimitStore } from './storage/rate-limit/memory-rate-limit-store.js';
+import { RedisRateLimitStore } from './storage/rate-limit/redis-rate-limit-store.js';
 import { OrganizationService } from './domain/services/organization-service.js';
 import { SessionService } from './domain/services/session-service.js';
 import { UsageService } from './domain/services/usage-service.js';
@@ -33,6 +40,7 @@ import { createPasswordHasher, dummyPasswordVerify } from './security/passwords.
 import { closeRedis, createRedisClient, pingRedis } from './security/redis-client.js';
 import { RedisLoginThrottle } from './security/redis-login-throttle.js';
 import { RedisRevocationList } from './security/redis-revocation-list.js';
+import { FailoverLoginThrottle, FailoverRevocationList } from './security/shared-state-failover.js';
 import { openPgliteStorage, openPostgresStorage } from './storage/index.js';
 
 export interface App {
@@ -76,9 +84,41 @@ function deriveSecret(keyMaterial: Buffer, purpose: string): Buffer {
 function sharedState(
   storage: Storage,
   redis: Redis | undefined,
+  logger: Logger,
 ): { revocations: RevocationList; throttle: LoginThrottle } {
   if (!redis) return { revocations: storage.revocations, throttle: new MemoryLoginThrottle() };
-  return { revocations: new RedisRevocationList(redis), throttle: new RedisLoginThrottle(redis) };
+  return {
+    revocations: new FailoverRevocationList(
+      new RedisRevocationList(redis),
+      storage.revocations,
+      logger,
+    ),
+    throttle: new FailoverLoginThrottle(
+      new RedisLoginThrottle(redis),
+      new MemoryLoginThrottle(),
+      logger,
+    ),
+  };
+}
+
+/**
+ * Limits are shared through Redis when it is configured; while Redis is unreachable each instance
+ * enforces its share (limit / RATE_LIMIT_FALLBACK_INSTANCES) from memory, and returns to Redis
+ * on its own.
+ */
+function rateLimitStore(
+  config: Config,
+  redis: Redis | undefined,
+  logger: Logger,
+  closers: (() => Promise<void>)[],
+): RateLimitStore {
+  const memory = new MemoryRateLimitStore();
+  closers.push(async () => memory.close());
+  if (!redis) return memory;
+  return new FailoverRateLimitStore(new RedisRateLimitStore(redis), memory, {
+    instanceCount: config.rateLimits.fallbackInstances,
+    logger: logger.child({ component: 'rate-limit' }),
+  });
 }
 
 /** The one place that picks implementations from the validated config. */
@@ -93,8 +133,10 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       })
     : undefined;
   const providers: ModelProvider[] = [];
+  const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     await Promise.all(providers.map((provider) => provider.close()));
+    for (const close of closers) await close();
     if (redis) await closeRedis(redis);
     await storage.close();
   };
@@ -117,7 +159,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
         : { dataDir: config.dataDir },
     );
     const passwords = createPasswordHasher();
-    const { revocations, throttle } = sharedState(storage, redis);
+    const { revocations, throttle } = sharedState(storage, redis, logger);
     const store = storage.identity;
     const auth = new AuthService({
       store,
@@ -132,13 +174,33 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     await auth.bootstrapAdminKey(config.adminApiKey);
     const horizon = () => auth.revocationHorizon(new Date());
     const models = new ModelService(providers);
+    const rateLimits = new RateLimitService(rateLimitStore(config, redis, logger, closers), {
+      enabled: config.rateLimits.enabled,
+      defaults: {
+        requestsPerMinute: config.rateLimits.requestsPerMinute,
+        tokensPerMinute: config.rateLimits.tokensPerMinute,
+      },
+      organizationMultiplier: config.rateLimits.organizationMultiplier,
+      addressRequestsPerMinute: config.rateLimits.addressRequestsPerMinute,
+    });
+    const overload = new OverloadMonitor({
+      eventLoopLagLimitMs: config.load.eventLoopLagLimitMs,
+      heapUsedRatioLimit: config.load.heapUsedRatioLimit,
+    });
+    closers.push(async () => overload.stop());
+    const gate = new GenerationGate({
+      maxConcurrent: config.load.maxConcurrentGenerations,
+      maxQueued: config.load.maxQueuedGenerations,
+      queueTimeoutMs: config.load.queueTimeoutMs,
+      overload,
+    });
     const checks: ReadinessCheck[] = [{ name: 'database', check: () => storage.ping() }];
     if (redis) checks.push({ name: 'redis', check: () => pingRedis(redis) });
     const http = await buildHttpServer(
       {
         auth,
         models,
-        completions: new CompletionService(models, storage.usage, logger),
+        completions: new CompletionService(models, storage.usage, rateLimits, gate, logger),
         health: new HealthService(checks),
         organizations: new OrganizationService(store, cursors),
         users: new UserService(store, passwords, revocations, cursors, horizon),
@@ -146,6 +208,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
         apiKeys: new ApiKeyService(store, apiKeySecrets, cursors, config.rateLimits),
         idempotency: new IdempotencyService(storage.idempotency),
         usage: new UsageService(storage.usage, cursors),
+        rateLimits,
       },
       {
         logger,

@@ -33,7 +33,21 @@ export interface Config {
     anthropic?: { baseUrl: string; apiKey?: string };
   };
   modelsFile?: string;
-  rateLimits: { requestsPerMinute: number; tokensPerMinute: number };
+  rateLimits: {
+    enabled: boolean;
+    requestsPerMinute: number;
+    tokensPerMinute: number;
+    organizationMultiplier: number;
+    addressRequestsPerMinute: number;
+    fallbackInstances: number;
+  };
+  load: {
+    maxConcurrentGenerations: number;
+    maxQueuedGenerations: number;
+    queueTimeoutMs: number;
+    eventLoopLagLimitMs: number;
+    heapUsedRatioLimit: number;
+  };
   localModel: { workers: number };
   logLevel: string;
   shutdownTimeoutMs: number;
@@ -133,7 +147,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : {}),
     },
     ...(e.MODELS_FILE ? { modelsFile: e.MODELS_FILE } : {}),
-    rateLimits: { requestsPerMinute: e.RATE_LIMIT_RPM, tokensPerMinute: e.RATE_LIMIT_TPM },
+    rateLimits: {
+      enabled: e.RATE_LIMIT_ENABLED,
+      requestsPerMinute: e.RATE_LIMIT_RPM,
+      tokensPerMinute: e.RATE_LIMIT_TPM,
+      organizationMultiplier: e.RATE_LIMIT_ORG_MULTIPLIER,
+      addressRequestsPerMinute: e.RATE_LIMIT_ADDRESS_RPM,
+      fallbackInstances: e.RATE_LIMIT_FALLBACK_INSTANCES,
+    },
+    load: {
+      maxConcurrentGenerations: e.MAX_CONCURRENT_GENERATIONS,
+      maxQueuedGenerations: e.MAX_QUEUED_GENERATIONS,
+      queueTimeoutMs: e.GENERATION_QUEUE_TIMEOUT_MS,
+      eventLoopLagLimitMs: e.EVENT_LOOP_LAG_LIMIT_MS,
+      heapUsedRatioLimit: e.HEAP_USED_LIMIT_RATIO,
+    },
     localModel: { workers: e.LOCAL_MODEL_WORKERS },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

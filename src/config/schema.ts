@@ -58,6 +58,18 @@ export const envSchema = z.object({
   MODELS_FILE: optionalString,
   RATE_LIMIT_RPM: positiveInt.default(600),
   RATE_LIMIT_TPM: positiveInt.default(200000),
+  RATE_LIMIT_ENABLED: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('true')
+    .transform((value) => value === 'true'),
+  RATE_LIMIT_ORG_MULTIPLIER: positiveInt.max(1000).default(10),
+  RATE_LIMIT_ADDRESS_RPM: positiveInt.default(120),
+  RATE_LIMIT_FALLBACK_INSTANCES: positiveInt.max(1000).default(1),
+  MAX_CONCURRENT_GENERATIONS: positiveInt.max(10000).default(8),
+  MAX_QUEUED_GENERATIONS: z.coerce.number().int().min(0).max(100000).default(16),
+  GENERATION_QUEUE_TIMEOUT_MS: positiveInt.max(600000).default(2000),
+  EVENT_LOOP_LAG_LIMIT_MS: positiveInt.default(500),
+  HEAP_USED_LIMIT_RATIO: z.coerce.number().gt(0).max(1).default(0.9),
   CORS_ORIGINS: z
     .string()
     .default('')

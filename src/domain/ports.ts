@@ -52,6 +52,8 @@ export interface ModelProvider {
   readonly name: string;
   models(): ModelDescriptor[];
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent>;
+  /** Prompt tokens of an input as this provider's model counts them (for rate limiting). */
+  countPromptTokens(input: GenerationInput): number;
   close(): Promise<void>;
 }
 

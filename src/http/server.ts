@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifySchema } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { AppError } from '../domain/errors.js';
+import type { RateLimitService } from '../domain/rate-limit/rate-limit-service.js';
 import type { ApiKeyService } from '../domain/services/api-key-service.js';
 import type { AuthService } from '../domain/services/auth-service.js';
 import type { CompletionService } from '../domain/services/completion-service.js';
@@ -15,7 +16,7 @@ import { errorHandler, sendError } from './errors.js';
 import type { OpenApiDocument } from './openapi/document.js';
 import { routeSchemasByOperation } from './openapi/route-schemas.js';
 import { createValidatorCompiler } from './openapi/validator.js';
-import { authenticationHook } from './plugins/authentication.js';
+import { addressLimitHook, authenticationHook } from './plugins/authentication.js';
 import { registerEtags } from './plugins/etag.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { registerMethodNotAllowed } from './plugins/method-not-allowed.js';
@@ -46,6 +47,7 @@ export interface HttpServices {
   apiKeys: ApiKeyService;
   idempotency: IdempotencyService;
   usage: UsageService;
+  rateLimits: RateLimitService;
 }
 
 export interface HttpOptions {
@@ -125,12 +127,15 @@ export async function buildHttpServer(
   await registerOpenApiRoutes(app, options.document, schemaOf);
   registerJwksRoute(app, services.auth, schemaOf);
   await app.register(
-    async (v1public) => registerPublicAuthRoutes(v1public, services.auth, schemaOf),
+    async (v1public) => {
+      v1public.addHook('onRequest', addressLimitHook(services.rateLimits));
+      registerPublicAuthRoutes(v1public, services.auth, schemaOf);
+    },
     { prefix: '/v1' },
   );
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', authenticationHook(services.auth));
+      v1.addHook('onRequest', authenticationHook(services.auth, services.rateLimits));
       registerIdempotency(v1, services.idempotency);
       registerLogoutRoute(v1, services.auth, schemaOf);
       registerModelRoutes(v1, services.models, schemaOf);

@@ -12,6 +12,8 @@ import type {
   UsageRepository,
 } from '../ports.js';
 import type { Principal } from '../principal.js';
+import type { GenerationGate } from '../load/generation-gate.js';
+import type { RateLimitService } from '../rate-limit/rate-limit-service.js';
 import type { ModelService } from './model-service.js';
 
 export interface CompletionContext {
@@ -60,18 +62,51 @@ export class CompletionService {
   constructor(
     private readonly models: ModelService,
     private readonly usage: UsageRepository,
+    private readonly limits: RateLimitService,
+    private readonly gate: GenerationGate,
     private readonly logger: Logger,
   ) {}
 
   /**
-   * Checks permission and the model before anything is generated, so that every refusal is an
-   * ordinary HTTP error and never a half-started stream.
+   * Checks permission, the model, the token limit and the load before anything is generated, so
+   * that every refusal is an ordinary HTTP error and never a half-started stream.
    */
-  start(ctx: CompletionContext, params: CompletionParams): Generation {
+  async start(ctx: CompletionContext, params: CompletionParams): Promise<Generation> {
     requireScope(ctx.principal, 'completions:write');
     const provider = this.models.providerFor(params.model);
     const id = ID_PREFIX[params.endpoint] + randomBytes(12).toString('base64url');
     const created = Math.floor(Date.now() / 1000);
+    const promptTokens = provider.countPromptTokens(params.input);
+    const settle = await this.limits.reserveTokens(
+      ctx.principal,
+      promptTokens + params.maxTokens,
+      id,
+    );
+    let release: () => void;
+    try {
+      release = await this.gate.acquire(ctx.signal);
+    } catch (error) {
+      await settle(0);
+      throw error;
+    }
+    let finished = false;
+    /** `null` keeps the whole reservation: a cancelled stream's real usage is not known. */
+    const finish = (actualTokens: number | null): void => {
+      if (finished) return;
+      finished = true;
+      release();
+      if (actualTokens === null) return;
+      settle(actualTokens).catch((error: unknown) =>
+        this.logger.warn(
+          { err: error, request_id: ctx.requestId },
+          'could not settle token reservation',
+        ),
+      );
+    };
+    const progress = { started: false };
+    // A generator that is never iterated never runs its `finally`: a client that leaves before
+    // the first chunk is pulled must still give its slot back.
+    ctx.signal.addEventListener('abort', () => progress.started || finish(0), { once: true });
     const events = provider.generate({
       model: params.model,
       input: params.input,
@@ -82,11 +117,16 @@ export class CompletionService {
       ...(params.seed === undefined ? {} : { seed: params.seed }),
       signal: ctx.signal,
     });
-    return { id, created, model: params.model, events: this.metered(ctx, params, events) };
+    return {
+      id,
+      created,
+      model: params.model,
+      events: this.metered(ctx, params, events, finish, progress),
+    };
   }
 
   async complete(ctx: CompletionContext, params: CompletionParams): Promise<CompletedGeneration> {
-    const generation = this.start(ctx, params);
+    const generation = await this.start(ctx, params);
     let text = '';
     for await (const event of generation.events) {
       if (event.type === 'text') {
@@ -104,7 +144,10 @@ export class CompletionService {
     ctx: CompletionContext,
     params: CompletionParams,
     events: AsyncIterable<GenerationEvent>,
+    finish: (actualTokens: number | null) => void,
+    progress: { started: boolean },
   ): AsyncGenerator<GenerationEvent> {
+    progress.started = true;
     const startedAt = performance.now();
     let usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
     let outcome: UsageOutcome = 'cancelled';
@@ -122,6 +165,7 @@ export class CompletionService {
       throw isAppError(error) ? error : new AppError('INTERNAL_ERROR', { cause: error });
     } finally {
       if (outcome !== 'completed' && ctx.signal.aborted) outcome = 'cancelled';
+      finish(outcome === 'completed' ? usage.promptTokens + usage.completionTokens : null);
       await this.recordUsage(ctx, params, usage, outcome, performance.now() - startedAt);
     }
   }

@@ -1,6 +1,10 @@
-import type { FastifyRequest } from 'fastify';
-import { AppError } from '../../domain/errors.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, isAppError } from '../../domain/errors.js';
 import type { Principal } from '../../domain/principal.js';
+import {
+  rateLimitHeaderValues,
+  type RateLimitService,
+} from '../../domain/rate-limit/rate-limit-service.js';
 import type { AuthService } from '../../domain/services/auth-service.js';
 
 declare module 'fastify' {
@@ -9,10 +13,29 @@ declare module 'fastify' {
   }
 }
 
-/** An onRequest hook: runs before body parsing, so an anonymous caller learns nothing about input. */
-export function authenticationHook(auth: AuthService) {
-  return async (request: FastifyRequest): Promise<void> => {
-    request.principal = await auth.authenticate(request.headers.authorization);
+/**
+ * An onRequest hook: runs before body parsing, so an anonymous caller learns nothing about input.
+ * Then the caller's request limits are charged and reported in X-RateLimit-* headers. A refused
+ * credential is charged to the client address instead, which bounds guessing.
+ */
+export function authenticationHook(auth: AuthService, limits: RateLimitService) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    try {
+      request.principal = await auth.authenticate(request.headers.authorization);
+    } catch (error) {
+      if (isAppError(error) && error.code === 'UNAUTHORIZED') await limits.admitAddress(request.ip);
+      throw error;
+    }
+    const headers = await limits.admitRequest(request.principal);
+    if (headers) reply.headers(rateLimitHeaderValues(headers));
+  };
+}
+
+/** For the routes that cannot require a credential (sign-in, refresh): limits per address. */
+export function addressLimitHook(limits: RateLimitService) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const headers = await limits.admitAddress(request.ip);
+    if (headers) reply.headers(rateLimitHeaderValues(headers));
   };
 }
 

@@ -8,6 +8,7 @@ import type {
 } from '../../domain/ports.js';
 import { renderPrompt } from './render-prompt.js';
 import { spawnModelWorker } from './spawn-worker.js';
+import { encodeText } from './tokenizer.js';
 import { WorkerPool } from './worker-pool.js';
 
 export { renderChat, renderPrompt } from './render-prompt.js';
@@ -75,6 +76,8 @@ export function createLocalProvider(options: LocalProviderOptions): ModelProvide
     name: 'local',
     models: () => [{ ...LOCAL_MODEL }],
     generate,
+    // The same rendering and tokenizer the worker uses, so the count is the prompt's exact size.
+    countPromptTokens: (input) => encodeText(renderPrompt(input)).length,
     close: () => pool.close(),
   };
 }

@@ -23,7 +23,11 @@ describe('loadConfig', () => {
     });
     expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(config.database).toEqual({ kind: 'pglite', dataDir: path.resolve('data', 'pglite') });
-    expect(config.rateLimits).toEqual({ requestsPerMinute: 600, tokensPerMinute: 200000 });
+    expect(config.rateLimits).toMatchObject({
+      enabled: true,
+      requestsPerMinute: 600,
+      tokensPerMinute: 200000,
+    });
     expect(config.jwt).toEqual({ issuer: 'inference-api', audience: 'inference-api' });
     expect(config.logLevel).toBe('info');
     expect(config.adminApiKey).toBeUndefined();

@@ -64,7 +64,7 @@ async function respond(
   if (!params.stream) {
     return completionBody(params.endpoint, await service.complete(ctx, params));
   }
-  const generation = service.start(ctx, params);
+  const generation = await service.start(ctx, params);
   const chunks = sseChunks(params.endpoint, generation, {
     includeUsage,
     requestId: request.id,

@@ -1,0 +1,100 @@
+import type { Logger } from '../domain/logger.js';
+import type {
+  LoginThrottle,
+  LoginThrottleDecision,
+  RevocationList,
+} from '../domain/identity/ports.js';
+
+/**
+ * Runs a call against the shared store (Redis) and, when it fails, against the local one, logging
+ * once per outage. Requests never fail because Redis is down; they lose only cross-instance reach.
+ */
+class Failover {
+  private degraded = false;
+
+  constructor(
+    private readonly what: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async run<T>(shared: () => Promise<T>, local: () => Promise<T>): Promise<T> {
+    try {
+      const result = await shared();
+      if (this.degraded) {
+        this.degraded = false;
+        this.logger.info({ component: this.what }, `${this.what}: shared store recovered`);
+      }
+      return result;
+    } catch (error) {
+      if (!this.degraded) {
+        this.degraded = true;
+        this.logger.warn(
+          { err: error, component: this.what },
+          `${this.what}: shared store unreachable, using fallback`,
+        );
+      }
+      return local();
+    }
+  }
+}
+
+/** Redis first; the database knows every revocation too, so it is a complete fallback. */
+export class FailoverRevocationList implements RevocationList {
+  private readonly failover: Failover;
+
+  constructor(
+    private readonly shared: RevocationList,
+    private readonly database: RevocationList,
+    logger: Logger,
+  ) {
+    this.failover = new Failover('session revocations', logger);
+  }
+
+  revokeSessions(sessionIds: string[], until: Date): Promise<void> {
+    return this.failover.run(
+      () => this.shared.revokeSessions(sessionIds, until),
+      () => this.database.revokeSessions(sessionIds, until),
+    );
+  }
+
+  isSessionRevoked(sessionId: string): Promise<boolean> {
+    return this.failover.run(
+      () => this.shared.isSessionRevoked(sessionId),
+      () => this.database.isSessionRevoked(sessionId),
+    );
+  }
+}
+
+/** Redis first; while it is down each instance throttles on its own. */
+export class FailoverLoginThrottle implements LoginThrottle {
+  private readonly failover: Failover;
+
+  constructor(
+    private readonly shared: LoginThrottle,
+    private readonly local: LoginThrottle,
+    logger: Logger,
+  ) {
+    this.failover = new Failover('sign-in throttle', logger);
+  }
+
+  check(keys: string[]): Promise<LoginThrottleDecision> {
+    return this.failover.run(
+      () => this.shared.check(keys),
+      () => this.local.check(keys),
+    );
+  }
+
+  recordFailure(keys: string[]): Promise<void> {
+    return this.failover.run(
+      () => this.shared.recordFailure(keys),
+      () => this.local.recordFailure(keys),
+    );
+  }
+
+  reset(keys: string[]): Promise<void> {
+    return this.failover.run(
+      () => this.shared.reset(keys),
+      () => this.local.reset(keys),
+    );
+  }
+}

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../../support/app.js';
+
+let t: TestApp;
+let base: URL;
+beforeAll(async () => {
+  t = await startTestApp({
+    MAX_CONCURRENT_GENERATIONS: '2',
+    MAX_QUEUED_GENERATIONS: '2',
+    GENERATION_QUEUE_TIMEOUT_MS: '60000',
+    RATE_LIMIT_RPM: '10000',
+    RATE_LIMIT_TPM: '100000000',
+  });
+  base = new URL(await t.app.http.listen({ host: '127.0.0.1', port: 0 }));
+});
+afterAll(async () => {
+  await t.close();
+});
+
+async function longStream(): Promise<{
+  status: number;
+  retryAfter: string | null;
+  body: string;
+  ms: number;
+}> {
+  const started = performance.now();
+  const res = await fetch(new URL('/v1/completions', base), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: 'local-ngram',
+      prompt: 'A long tale of rivers',
+      max_tokens: 3000,
+      stream: true,
+    }),
+  });
+  const body = await res.text();
+  return {
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    body,
+    ms: performance.now() - started,
+  };
+}
+
+describe('load shedding', () => {
+  it('refuses work beyond the generation cap at once, keeps /healthz answering, and finishes what it accepted', async () => {
+    const flood = Array.from({ length: 12 }, () => longStream());
+    // While the flood is in progress the probes still answer.
+    const health = await fetch(new URL('/healthz', base));
+    const ready = await fetch(new URL('/readyz', base));
+    expect(health.status).toBe(200);
+    expect(ready.status).toBe(200);
+    const results = await Promise.all(flood);
+
+    const accepted = results.filter((r) => r.status === 200);
+    const shed = results.filter((r) => r.status === 503);
+    // Two run and two wait; the other eight are refused.
+    expect(accepted).toHaveLength(4);
+    expect(shed).toHaveLength(8);
+    for (const refusal of shed) {
+      expect(refusal.retryAfter).toBe('1');
+      expect(JSON.parse(refusal.body).error.code).toBe('OVERLOADED');
+    }
+    for (const ok of accepted) expect(ok.body.trim().endsWith('data: [DONE]')).toBe(true);
+    // A refusal is answered without waiting for any generation to finish.
+    const slowestRefusal = Math.max(...shed.map((r) => r.ms));
+    const fastestCompletion = Math.min(...accepted.map((r) => r.ms));
+    expect(slowestRefusal).toBeLessThan(fastestCompletion);
+  });
+});

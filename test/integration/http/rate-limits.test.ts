@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../support/app.js';
+import { apiClient, type Api } from '../../support/client.js';
+import { createKey, createTenant, TENANT_PASSWORD, type Tenant } from '../../support/tenant.js';
+
+let t: TestApp;
+let api: Api;
+let tenant: Tenant;
+beforeAll(async () => {
+  t = await startTestApp({ RATE_LIMIT_ADDRESS_RPM: '1000' });
+  api = apiClient(t.app.http);
+  tenant = await createTenant(api, 'limited');
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('request limits', () => {
+  it('report X-RateLimit-* on every authenticated response', async () => {
+    const res = await api('GET', '/v1/models', { token: tenant.accessToken });
+    expect(res.headers['x-ratelimit-limit']).toBe('600');
+    expect(Number(res.headers['x-ratelimit-remaining'])).toBeLessThan(600);
+    const reset = Number(res.headers['x-ratelimit-reset']);
+    expect(reset).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000));
+    expect(reset).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 60);
+  });
+
+  it('refuse a key past its own requests_per_minute with 429 and Retry-After', async () => {
+    const key = await createKey(api, tenant, {
+      requests_per_minute: 5,
+      tokens_per_minute: 100_000,
+    });
+    const statuses: number[] = [];
+    let refused;
+    for (let i = 0; i < 7; i += 1) {
+      const res = await api('GET', '/v1/models', { token: key });
+      statuses.push(res.status);
+      if (res.status === 429) refused = res;
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(refused?.json().error).toMatchObject({ code: 'RATE_LIMITED', type: 'rate_limit_error' });
+    // One request a minute per 1/5 of a minute: the next token is at most 12 s away.
+    const retryAfter = Number(refused?.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(12);
+    expect(refused?.headers['x-ratelimit-remaining']).toBe('0');
+    // Another credential of the same user is not affected.
+    expect((await api('GET', '/v1/models', { token: tenant.accessToken })).status).toBe(200);
+  });
+
+  it('reserve prompt plus max_tokens against tokens_per_minute at admission', async () => {
+    const key = await createKey(api, tenant, { requests_per_minute: 100, tokens_per_minute: 200 });
+    const body = { model: 'local-ngram', prompt: 'Hello there', max_tokens: 150 };
+    // Stopping at the first space, the first request uses a few of the ~152 tokens it reserved;
+    // settling to that leaves room for a second reservation of ~152 within 200.
+    const first = await api('POST', '/v1/completions', {
+      token: key,
+      body: { ...body, stop: ' ' },
+    });
+    expect(first.status).toBe(200);
+    expect(first.json<{ usage: { total_tokens: number } }>().usage.total_tokens).toBeLessThan(48);
+    const second = await api('POST', '/v1/completions', { token: key, body });
+    expect(second.status).toBe(200);
+    // Unsettled, the second now holds its whole reservation: a third does not fit.
+    const third = await api('POST', '/v1/completions', {
+      token: key,
+      body: { ...body, max_tokens: 60 },
+    });
+    expect(third.status).toBe(429);
+    const tooMuch = await api('POST', '/v1/completions', {
+      token: key,
+      body: { ...body, max_tokens: 500 },
+    });
+    expect(tooMuch.status).toBe(429);
+    expect(tooMuch.json<{ error: { message: string } }>().error.message).toMatch(/more tokens/);
+    expect(Number(tooMuch.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('concurrent requests cannot overshoot the token limit', async () => {
+    const key = await createKey(api, tenant, { requests_per_minute: 100, tokens_per_minute: 1000 });
+    const body = { model: 'local-ngram', prompt: 'Hi', max_tokens: 300, stream: true };
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => api('POST', '/v1/completions', { token: key, body })),
+    );
+    // Each reserves ~300 tokens up front: at most three fit in 1000 at once.
+    const admitted = results.filter((r) => r.status === 200).length;
+    expect(admitted).toBeGreaterThanOrEqual(1);
+    expect(admitted).toBeLessThanOrEqual(3);
+    expect(results.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+  });
+});
+
+describe('per-address limits', () => {
+  it('limit sign-in attempts per client address', async () => {
+    const small = await startTestApp({ RATE_LIMIT_ADDRESS_RPM: '3' });
+    try {
+      const smallApi = apiClient(small.app.http);
+      const attempt = () =>
+        smallApi('POST', '/v1/auth/token', {
+          body: { email: 'nobody@nowhere.test', password: TENANT_PASSWORD },
+          remoteAddress: '198.51.100.9',
+        });
+      const statuses = [];
+      for (let i = 0; i < 4; i += 1) statuses.push((await attempt()).status);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      // Requests with a refused credential are charged to the address too.
+      const other = await smallApi('GET', '/v1/models', {
+        token: 'sk-bogus',
+        remoteAddress: '198.51.100.9',
+      });
+      expect(other.status).toBe(429);
+    } finally {
+      await small.close();
+    }
+  });
+});
