@@ -1936,19 +1936,21 @@ export interface components {
          */
         "X-RateLimit-Limit": number;
         /**
-         * @description Sent on every response to an authenticated request: the requests left in the current
-         *     window.
+         * @description Sent on every response to an authenticated request: the requests the credential can make
+         *     right now (its token bucket holds `X-RateLimit-Limit` requests and refills continuously at
+         *     that many per minute).
          * @example 599
          */
         "X-RateLimit-Remaining": number;
         /**
-         * @description Sent on every response to an authenticated request: when the current window ends, in unix
-         *     seconds.
+         * @description Sent on every response to an authenticated request: when the credential's bucket is full
+         *     again, in unix seconds (rounded up).
          * @example 1732521660
          */
         "X-RateLimit-Reset": number;
         /**
-         * @description Seconds to wait before retrying.
+         * @description Seconds to wait before retrying (rounded up): on `429`, until the refusing limit admits
+         *     the request again; on `503`, a short back-off.
          * @example 12
          */
         "Retry-After": number;
