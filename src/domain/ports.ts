@@ -17,8 +17,15 @@ export type GenerationInput =
   { kind: 'text'; prompt: string } | { kind: 'chat'; messages: ChatMessage[] };
 
 export interface GenerationRequest {
-  /** Public model id as listed by GET /v1/models. */
+  /**
+   * The model as the provider knows it: for the local provider its public id, for an upstream
+   * the upstream model name from the routing table.
+   */
   model: string;
+  /** Per-attempt budget from the routing table; the provider enforces it (UPSTREAM_TIMEOUT). */
+  timeoutMs?: number;
+  /** W3C traceparent etc. to forward upstream (filled by later observability work). */
+  forwardHeaders?: Record<string, string>;
   input: GenerationInput;
   maxTokens: number;
   temperature: number;
@@ -47,7 +54,33 @@ export interface ModelDescriptor {
   created: number;
 }
 
-/** A source of generated text. `generate` yields text pieces in order, then exactly one `done`. */
+/** One place a public model can be served from (a row of the routing table). */
+export interface UpstreamTarget {
+  /** Name of a configured provider: 'local', 'openai', 'anthropic' or one from MODELS_FILE. */
+  provider: string;
+  /** The model name that provider knows. */
+  model: string;
+  /** Share of traffic among the route's `targets` (not used for `fallbacks`). */
+  weight: number;
+  timeoutMs: number;
+}
+
+export interface ModelRoute {
+  /** Public model id. */
+  id: string;
+  ownedBy: string;
+  created: number;
+  /** Picked by weight for each request. */
+  targets: UpstreamTarget[];
+  /** Tried in order when the picked target fails before sending anything. */
+  fallbacks: UpstreamTarget[];
+}
+
+/**
+ * A source of generated text. `generate` yields text pieces in order, then exactly one `done`.
+ * Upstream failures are AppError('UPSTREAM_ERROR' | 'UPSTREAM_TIMEOUT'); one thrown before the
+ * first event lets the router fall back to another target.
+ */
 export interface ModelProvider {
   readonly name: string;
   models(): ModelDescriptor[];
