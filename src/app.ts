@@ -9,7 +9,12 @@ import type { ApiKeySecrets } from './domain/identity/secrets.js';
 import type { ModelProvider, Storage } from './domain/ports.js';
 import { ApiKeyService } from './domain/services/api-key-service.js';
 import { AuthService } from './domain/services/auth-service.js';
-import { CompletionService } from './domain/services/completion-service.js';
+import {
+  CompletionService,
+  type CompletionCacheSettings,
+} from './domain/services/completion-service.js';
+import { MemoryResponseCache } from './storage/cache/memory-response-cache.js';
+import { RedisResponseCache } from './storage/cache/redis-response-cache.js';
 import { HealthService, type ReadinessCheck } from './domain/services/health-service.js';
 import { IdempotencyService } from './domain/services/idempotency-service.js';
 import { ModelService } from './domain/services/model-service.js';
@@ -121,6 +126,18 @@ function rateLimitStore(
   });
 }
 
+function responseCache(
+  config: Config,
+  redis: Redis | undefined,
+  logger: Logger,
+): CompletionCacheSettings | undefined {
+  if (config.responseCacheTtlSeconds === 0) return undefined;
+  const store = redis
+    ? new RedisResponseCache(redis, logger.child({ component: 'response-cache' }))
+    : new MemoryResponseCache();
+  return { store, ttlSeconds: config.responseCacheTtlSeconds };
+}
+
 /** The one place that picks implementations from the validated config. */
 export async function buildApp(config: Config, logger: Logger): Promise<App> {
   const document = loadOpenApiDocument();
@@ -200,7 +217,14 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       {
         auth,
         models,
-        completions: new CompletionService(models, storage.usage, rateLimits, gate, logger),
+        completions: new CompletionService(
+          models,
+          storage.usage,
+          rateLimits,
+          gate,
+          logger,
+          responseCache(config, redis, logger),
+        ),
         health: new HealthService(checks),
         organizations: new OrganizationService(store, cursors),
         users: new UserService(store, passwords, revocations, cursors, horizon),

@@ -26,6 +26,8 @@ export interface Config {
   dataDir: string;
   redis?: { url: string; keyPrefix: string };
   sessionTtlSeconds: number;
+  /** 0 turns the response cache off. */
+  responseCacheTtlSeconds: number;
   adminApiKey?: string;
   jwt: { privateKeyFile?: string; issuer: string; audience: string };
   upstreams: {
@@ -122,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     ...(e.REDIS_URL ? { redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } } : {}),
     sessionTtlSeconds: e.SESSION_TTL_DAYS * 24 * 3600,
+    responseCacheTtlSeconds: e.RESPONSE_CACHE_TTL_SECONDS,
     ...(e.ADMIN_API_KEY ? { adminApiKey: e.ADMIN_API_KEY } : {}),
     jwt: {
       ...(e.JWT_PRIVATE_KEY_FILE ? { privateKeyFile: e.JWT_PRIVATE_KEY_FILE } : {}),

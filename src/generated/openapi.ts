@@ -1839,6 +1839,12 @@ export interface components {
     };
     parameters: {
         /**
+         * @description `no-cache` (or `no-store`) makes a temperature-0 completion bypass the response cache:
+         *     it is computed afresh and not stored.
+         * @example no-cache
+         */
+        CacheControl: string;
+        /**
          * @description An id to correlate this request with the caller's logs. When it is a safe token (1 to 128
          *     characters of `[A-Za-z0-9._-]`) the response and the server's logs use it; any other value
          *     is not rejected, only replaced by a new id `req_…`.
@@ -1917,6 +1923,19 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description Whether a completion came from the response cache: `HIT`, `MISS` (cacheable, computed and
+         *     stored) or `BYPASS` (not cacheable: temperature above 0, or the request opted out with
+         *     `Cache-Control: no-cache`). Only identical requests of the same organization share answers.
+         * @example MISS
+         */
+        "X-Cache": "HIT" | "MISS" | "BYPASS";
+        /**
+         * @description Where the time went: `gateway;dur=<ms>` is the API's own time, `upstream;dur=<ms>` the
+         *     model's (for a stream, the time to its first token). Only `gateway` on other responses.
+         * @example gateway;dur=3.2, upstream;dur=412.7
+         */
+        "Server-Timing": string;
         /**
          * @description The id of this request: the caller's `X-Request-Id` when it is a safe token, otherwise a
          *     new id `req_…`. Errors repeat it as `error.request_id`; logs carry it.
@@ -2137,6 +2156,12 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["RequestIdHeader"];
                 /**
+                 * @description `no-cache` (or `no-store`) makes a temperature-0 completion bypass the response cache:
+                 *     it is computed afresh and not stored.
+                 * @example no-cache
+                 */
+                "Cache-Control"?: components["parameters"]["CacheControl"];
+                /**
                  * @description A unique key (1 to 255 printable ASCII characters; a UUID is a good choice) that makes
                  *     retrying this `POST` safe: for 24 hours after the first request with this key by the same
                  *     credential, a request with the same key replays the first response (status, headers and
@@ -2181,6 +2206,8 @@ export interface operations {
              */
             200: {
                 headers: {
+                    "X-Cache": components["headers"]["X-Cache"];
+                    "Server-Timing": components["headers"]["Server-Timing"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -2239,6 +2266,12 @@ export interface operations {
                  * @example 5f1c9a7e-2b1d-4a43-9d55-0c9f3d1e8a11
                  */
                 "X-Request-Id"?: components["parameters"]["RequestIdHeader"];
+                /**
+                 * @description `no-cache` (or `no-store`) makes a temperature-0 completion bypass the response cache:
+                 *     it is computed afresh and not stored.
+                 * @example no-cache
+                 */
+                "Cache-Control"?: components["parameters"]["CacheControl"];
                 /**
                  * @description A unique key (1 to 255 printable ASCII characters; a UUID is a good choice) that makes
                  *     retrying this `POST` safe: for 24 hours after the first request with this key by the same
@@ -2300,6 +2333,8 @@ export interface operations {
              */
             200: {
                 headers: {
+                    "X-Cache": components["headers"]["X-Cache"];
+                    "Server-Timing": components["headers"]["Server-Timing"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];

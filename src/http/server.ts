@@ -22,6 +22,7 @@ import { registerIdempotency } from './plugins/idempotency.js';
 import { registerMethodNotAllowed } from './plugins/method-not-allowed.js';
 import { registerRequestContext, requestIdFrom } from './plugins/request-context.js';
 import { registerSecurity } from './plugins/security.js';
+import { registerServerTiming } from './plugins/server-timing.js';
 import { registerHealthRoutes } from './routes/ops/health.js';
 import { registerOpenApiRoutes } from './routes/ops/openapi.js';
 import { registerApiKeyRoutes } from './routes/v1/api-keys.js';
@@ -117,6 +118,7 @@ export async function buildHttpServer(
   registerRequestContext(app);
   await registerSecurity(app, options.corsOrigins);
   registerEtags(app);
+  registerServerTiming(app);
   const methods = registerMethodNotAllowed(app);
 
   app.setNotFoundHandler(async (request, reply) =>

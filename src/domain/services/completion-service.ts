@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { requireScope } from '../authorization.js';
 import { AppError, isAppError } from '../errors.js';
+import {
+  cacheKey,
+  isCacheable,
+  type CachedCompletion,
+  type CacheStatus,
+  type ResponseCache,
+} from '../cache/response-cache.js';
 import type { Logger } from '../logger.js';
 import type {
   FinishReason,
@@ -33,6 +40,8 @@ export interface CompletionParams {
   stop: string[];
   seed?: number;
   stream: boolean;
+  /** 'bypass' when the client opted out of the response cache (Cache-Control: no-cache). */
+  cacheMode: 'use' | 'bypass';
 }
 
 export interface Generation {
@@ -42,6 +51,9 @@ export interface Generation {
   model: string;
   /** Text pieces, then one `done`; iterate once. Usage is recorded when it ends, however it ends. */
   events: AsyncIterable<GenerationEvent>;
+  cache: CacheStatus;
+  /** Time spent waiting on the model so far (Server-Timing separates it from our own). */
+  timing: { upstreamMs: number };
 }
 
 export interface CompletedGeneration {
@@ -51,6 +63,13 @@ export interface CompletedGeneration {
   text: string;
   finishReason: FinishReason;
   usage: TokenUsage;
+  cache: CacheStatus;
+  timing: { upstreamMs: number };
+}
+
+export interface CompletionCacheSettings {
+  store: ResponseCache;
+  ttlSeconds: number;
 }
 
 const ID_PREFIX: Record<CompletionParams['endpoint'], string> = {
@@ -65,7 +84,23 @@ export class CompletionService {
     private readonly limits: RateLimitService,
     private readonly gate: GenerationGate,
     private readonly logger: Logger,
+    private readonly cache?: CompletionCacheSettings,
   ) {}
+
+  private cacheKeyFor(ctx: CompletionContext, params: CompletionParams): string | null {
+    if (!this.cache || params.cacheMode === 'bypass' || !isCacheable(params.temperature))
+      return null;
+    return cacheKey({
+      scope: ctx.principal.organizationId ?? `principal:${ctx.principal.id}`,
+      endpoint: params.endpoint,
+      model: params.model,
+      input: params.input,
+      maxTokens: params.maxTokens,
+      topP: params.topP,
+      stop: params.stop,
+      ...(params.seed === undefined ? {} : { seed: params.seed }),
+    });
+  }
 
   /**
    * Checks permission, the model, the token limit and the load before anything is generated, so
@@ -76,6 +111,19 @@ export class CompletionService {
     const provider = this.models.providerFor(params.model);
     const id = ID_PREFIX[params.endpoint] + randomBytes(12).toString('base64url');
     const created = Math.floor(Date.now() / 1000);
+    const key = this.cacheKeyFor(ctx, params);
+    const hit = key === null ? null : await this.cache?.store.get(key);
+    if (hit) {
+      const timing = { upstreamMs: 0 };
+      return {
+        id,
+        created,
+        model: params.model,
+        cache: 'hit',
+        timing,
+        events: this.replay(ctx, params, hit),
+      };
+    }
     const promptTokens = provider.countPromptTokens(params.input);
     const settle = await this.limits.reserveTokens(
       ctx.principal,
@@ -117,12 +165,26 @@ export class CompletionService {
       ...(params.seed === undefined ? {} : { seed: params.seed }),
       signal: ctx.signal,
     });
+    const timing = { upstreamMs: 0 };
     return {
       id,
       created,
       model: params.model,
-      events: this.metered(ctx, params, events, finish, progress),
+      cache: key === null ? 'bypass' : 'miss',
+      timing,
+      events: this.metered(ctx, params, events, { finish, progress, timing, cacheKey: key }),
     };
+  }
+
+  /** A cached answer, replayed as the events a generation would have produced. */
+  private async *replay(
+    ctx: CompletionContext,
+    params: CompletionParams,
+    hit: CachedCompletion,
+  ): AsyncGenerator<GenerationEvent> {
+    if (hit.text !== '') yield { type: 'text', text: hit.text };
+    yield { type: 'done', finishReason: hit.finishReason, usage: hit.usage };
+    await this.recordUsage(ctx, params, hit.usage, 'completed', 0);
   }
 
   async complete(ctx: CompletionContext, params: CompletionParams): Promise<CompletedGeneration> {
@@ -132,8 +194,17 @@ export class CompletionService {
       if (event.type === 'text') {
         text += event.text;
       } else {
-        const { id, created, model } = generation;
-        return { id, created, model, text, finishReason: event.finishReason, usage: event.usage };
+        const { id, created, model, cache, timing } = generation;
+        return {
+          id,
+          created,
+          model,
+          text,
+          finishReason: event.finishReason,
+          usage: event.usage,
+          cache,
+          timing,
+        };
       }
     }
     // The metered stream ends without `done` only when the client went away.
@@ -144,18 +215,36 @@ export class CompletionService {
     ctx: CompletionContext,
     params: CompletionParams,
     events: AsyncIterable<GenerationEvent>,
-    finish: (actualTokens: number | null) => void,
-    progress: { started: boolean },
+    run: {
+      finish: (actualTokens: number | null) => void;
+      progress: { started: boolean };
+      timing: { upstreamMs: number };
+      cacheKey: string | null;
+    },
   ): AsyncGenerator<GenerationEvent> {
+    const { finish, progress, timing } = run;
     progress.started = true;
     const startedAt = performance.now();
     let usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
     let outcome: UsageOutcome = 'cancelled';
+    let text = '';
+    const iterator = events[Symbol.asyncIterator]();
     try {
-      for await (const event of events) {
-        if (event.type === 'done') {
+      for (;;) {
+        const waitStarted = performance.now();
+        const next = await iterator.next();
+        timing.upstreamMs += performance.now() - waitStarted;
+        if (next.done) break;
+        const event = next.value;
+        if (event.type === 'text') {
+          if (run.cacheKey !== null) text += event.text;
+        } else {
           usage = event.usage;
           outcome = 'completed';
+          if (run.cacheKey !== null && this.cache) {
+            const value = { text, finishReason: event.finishReason, usage };
+            await this.cache.store.set(run.cacheKey, value, this.cache.ttlSeconds);
+          }
         }
         yield event;
         if (event.type === 'done') return;
@@ -164,6 +253,8 @@ export class CompletionService {
       outcome = ctx.signal.aborted ? 'cancelled' : 'failed';
       throw isAppError(error) ? error : new AppError('INTERNAL_ERROR', { cause: error });
     } finally {
+      // Stops the provider's work when the consumer left early (a no-op once it has finished).
+      await iterator.return?.().catch(() => undefined);
       if (outcome !== 'completed' && ctx.signal.aborted) outcome = 'cancelled';
       finish(outcome === 'completed' ? usage.promptTokens + usage.completionTokens : null);
       await this.recordUsage(ctx, params, usage, outcome, performance.now() - startedAt);

@@ -12,6 +12,8 @@ const EXPOSED_HEADERS = [
   'Deprecation',
   'Sunset',
   'Link',
+  'Server-Timing',
+  'X-Cache',
 ];
 
 export async function registerSecurity(app: FastifyInstance, corsOrigins: string[]): Promise<void> {
@@ -40,6 +42,7 @@ export async function registerSecurity(app: FastifyInstance, corsOrigins: string
     methods: ['GET', 'POST', 'PATCH', 'DELETE'],
     allowedHeaders: [
       'Authorization',
+      'Cache-Control',
       'Content-Type',
       'Idempotency-Key',
       'If-None-Match',

@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
-import type { ChatMessage, GenerationInput } from '../../../domain/ports.js';
+import type { ChatMessage, GenerationEvent, GenerationInput } from '../../../domain/ports.js';
 import type {
   CompletionParams,
   CompletionService,
+  Generation,
 } from '../../../domain/services/completion-service.js';
 import type { components } from '../../../generated/openapi.js';
 import { toAppError } from '../../errors.js';
@@ -19,13 +20,21 @@ function stopList(stop: CommonFields['stop']): string[] {
   return Array.isArray(stop) ? stop : [stop];
 }
 
+/** `Cache-Control: no-cache` or `no-store` on the request opts out of the response cache. */
+function cacheModeOf(request: FastifyRequest): CompletionParams['cacheMode'] {
+  const header = request.headers['cache-control'] ?? '';
+  return /\bno-(cache|store)\b/i.test(header) ? 'bypass' : 'use';
+}
+
 function paramsFrom(
+  request: FastifyRequest,
   endpoint: Endpoint,
   body: CommonFields,
   input: GenerationInput,
   maxTokens: number,
 ): CompletionParams {
   return {
+    cacheMode: cacheModeOf(request),
     endpoint,
     model: body.model,
     input,
@@ -37,6 +46,25 @@ function paramsFrom(
     ...(body.seed === undefined ? {} : { seed: body.seed }),
     stream: body.stream === true,
   };
+}
+
+async function peekFirst(generation: Generation): Promise<Generation> {
+  const iterator = generation.events[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  async function* rest(): AsyncGenerator<GenerationEvent> {
+    try {
+      if (first.done) return;
+      yield first.value;
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      await iterator.return?.();
+    }
+  }
+  return { ...generation, events: rest() };
 }
 
 /** Aborts generation when the client goes away before the response has been fully written. */
@@ -62,9 +90,17 @@ async function respond(
     signal: disconnectSignal(request, reply),
   };
   if (!params.stream) {
-    return completionBody(params.endpoint, await service.complete(ctx, params));
+    const result = await service.complete(ctx, params);
+    reply.header('x-cache', result.cache.toUpperCase());
+    request.upstreamMs = result.timing.upstreamMs;
+    return completionBody(params.endpoint, result);
   }
-  const generation = await service.start(ctx, params);
+  const started = await service.start(ctx, params);
+  // Waiting for the first event before sending headers turns a model that fails before saying
+  // anything into an ordinary error response (after fallbacks), instead of a broken stream.
+  const generation = await peekFirst(started);
+  reply.header('x-cache', started.cache.toUpperCase());
+  request.upstreamMs = started.timing.upstreamMs;
   const chunks = sseChunks(params.endpoint, generation, {
     includeUsage,
     requestId: request.id,
@@ -88,6 +124,7 @@ export function registerInferenceRoutes(
     async (request, reply) => {
       const body = request.body;
       const params = paramsFrom(
+        request,
         'completions',
         body,
         { kind: 'text', prompt: body.prompt },
@@ -108,6 +145,7 @@ export function registerInferenceRoutes(
         ...(message.name === undefined ? {} : { name: message.name }),
       }));
       const params = paramsFrom(
+        request,
         'chat.completions',
         body,
         { kind: 'chat', messages },
