@@ -1,6 +1,6 @@
-// Starts the built server (dist/src/main.js) on a free port with a fresh DATA_DIR, and stops it.
+// Starts the built server on a free port with a fresh DATA_DIR, and stops it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,20 +32,45 @@ function httpStatus(url) {
 }
 
 /**
+ * Copies dist/ to a temp directory so that every scenario runs the same build even if dist/ is
+ * rebuilt meanwhile (npm run build starts with rm -rf dist). node_modules is linked, not copied.
+ */
+export function snapshotBuild(root = process.cwd()) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'inference-api-bench-build-'));
+  cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json')); // "type": "module"
+  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  return {
+    entry: path.join(dir, 'dist/src/main.js'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
  * Resolves to { pid, baseUrl, stop } once /healthz answers 200. `stop` is safe to call twice and
  * also removes the temp DATA_DIR.
  */
-export async function startServer({ env, startupTimeoutMs = 30_000 }) {
+export async function startServer({ entry, env, startupTimeoutMs = 30_000 }) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'inference-api-bench-'));
   const port = await freePort();
   const baseUrl = `http://${HOST}:${port}`;
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { ...process.env, ...env, HOST, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+  const child = spawn(process.execPath, [entry], {
+    // Only PATH from this environment, so no stray DATABASE_URL or REDIS_URL changes the scenario.
+    env: {
+      PATH: process.env.PATH,
+      ...env,
+      HOST,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   let exitStatus;
   exited.then((status) => (exitStatus = status));
 
