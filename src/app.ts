@@ -31,7 +31,12 @@ import { UsageService } from './domain/services/usage-service.js';
 import { UserService } from './domain/services/user-service.js';
 import { loadOpenApiDocument } from './http/openapi/document.js';
 import { buildHttpServer } from './http/server.js';
+import { loadModelsFile, type ModelsFile } from './config/models-file.js';
+import { withBuiltInRoutes } from './domain/routing/built-in-routes.js';
+import { ModelRouter } from './domain/routing/model-router.js';
+import { createAnthropicProvider } from './providers/anthropic/index.js';
 import { createLocalProvider } from './providers/local/index.js';
+import { createOpenAICompatibleProvider } from './providers/openai-compatible/index.js';
 import { createAccessTokens } from './security/access-tokens.js';
 import {
   generateApiKeySecret,
@@ -138,6 +143,40 @@ function responseCache(
   return { store, ttlSeconds: config.responseCacheTtlSeconds };
 }
 
+/** The upstreams configured now: OPENAI_*, ANTHROPIC_* and the providers of MODELS_FILE. */
+function upstreamProviders(
+  config: Config,
+  modelsFile: ModelsFile | undefined,
+  logger: Logger,
+): Map<string, ModelProvider> {
+  const map = new Map<string, ModelProvider>();
+  const add = (
+    name: string,
+    type: 'openai-compatible' | 'anthropic',
+    baseUrl: string,
+    apiKey?: string,
+  ) => {
+    const common = {
+      name,
+      baseUrl,
+      logger: logger.child({ component: 'upstream', provider: name }),
+    };
+    map.set(
+      name,
+      type === 'anthropic'
+        ? createAnthropicProvider({ ...common, apiKey: apiKey ?? '' })
+        : createOpenAICompatibleProvider({ ...common, ...(apiKey ? { apiKey } : {}) }),
+    );
+  };
+  const { openai, anthropic } = config.upstreams;
+  if (openai) add('openai', 'openai-compatible', openai.baseUrl, openai.apiKey);
+  if (anthropic) add('anthropic', 'anthropic', anthropic.baseUrl, anthropic.apiKey);
+  for (const provider of modelsFile?.providers ?? []) {
+    add(provider.name, provider.type, provider.baseUrl, provider.apiKey);
+  }
+  return map;
+}
+
 /** The one place that picks implementations from the validated config. */
 export async function buildApp(config: Config, logger: Logger): Promise<App> {
   const document = loadOpenApiDocument();
@@ -158,12 +197,20 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     await storage.close();
   };
   try {
-    providers.push(
+    const modelsFile = config.modelsFile ? loadModelsFile(config.modelsFile) : undefined;
+    const providerMap = upstreamProviders(config, modelsFile, logger);
+    providerMap.set(
+      'local',
       createLocalProvider({
         workers: config.localModel.workers,
         logger: logger.child({ component: 'local-model' }),
       }),
     );
+    providers.push(...providerMap.values());
+    const router = new ModelRouter({
+      routes: withBuiltInRoutes(modelsFile?.routes ?? []),
+      providers: providerMap,
+    });
     const tokens = await createAccessTokens({
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
@@ -190,7 +237,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     });
     await auth.bootstrapAdminKey(config.adminApiKey);
     const horizon = () => auth.revocationHorizon(new Date());
-    const models = new ModelService(providers);
+    const models = new ModelService(router);
     const rateLimits = new RateLimitService(rateLimitStore(config, redis, logger, closers), {
       enabled: config.rateLimits.enabled,
       defaults: {
@@ -218,7 +265,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
         auth,
         models,
         completions: new CompletionService(
-          models,
+          router,
           storage.usage,
           rateLimits,
           gate,

@@ -21,7 +21,7 @@ import type {
 import type { Principal } from '../principal.js';
 import type { GenerationGate } from '../load/generation-gate.js';
 import type { RateLimitService } from '../rate-limit/rate-limit-service.js';
-import type { ModelService } from './model-service.js';
+import type { ModelRouter } from '../routing/model-router.js';
 
 export interface CompletionContext {
   principal: Principal;
@@ -72,6 +72,10 @@ export interface CompletionCacheSettings {
   ttlSeconds: number;
 }
 
+function errorCodeOf(error: unknown): string {
+  return isAppError(error) ? error.code : 'INTERNAL_ERROR';
+}
+
 const ID_PREFIX: Record<CompletionParams['endpoint'], string> = {
   completions: 'cmpl-',
   'chat.completions': 'chatcmpl-',
@@ -79,7 +83,7 @@ const ID_PREFIX: Record<CompletionParams['endpoint'], string> = {
 
 export class CompletionService {
   constructor(
-    private readonly models: ModelService,
+    private readonly router: ModelRouter,
     private readonly usage: UsageRepository,
     private readonly limits: RateLimitService,
     private readonly gate: GenerationGate,
@@ -108,7 +112,8 @@ export class CompletionService {
    */
   async start(ctx: CompletionContext, params: CompletionParams): Promise<Generation> {
     requireScope(ctx.principal, 'completions:write');
-    const provider = this.models.providerFor(params.model);
+    // An unknown or unservable model is a 422 before anything is reserved.
+    this.router.resolve(params.model);
     const id = ID_PREFIX[params.endpoint] + randomBytes(12).toString('base64url');
     const created = Math.floor(Date.now() / 1000);
     const key = this.cacheKeyFor(ctx, params);
@@ -124,7 +129,7 @@ export class CompletionService {
         events: this.replay(ctx, params, hit),
       };
     }
-    const promptTokens = provider.countPromptTokens(params.input);
+    const promptTokens = this.router.countPromptTokens(params.model, params.input);
     const settle = await this.limits.reserveTokens(
       ctx.principal,
       promptTokens + params.maxTokens,
@@ -155,16 +160,35 @@ export class CompletionService {
     // A generator that is never iterated never runs its `finally`: a client that leaves before
     // the first chunk is pulled must still give its slot back.
     ctx.signal.addEventListener('abort', () => progress.started || finish(0), { once: true });
-    const events = provider.generate({
-      model: params.model,
-      input: params.input,
-      maxTokens: params.maxTokens,
-      temperature: params.temperature,
-      topP: params.topP,
-      stop: params.stop,
-      ...(params.seed === undefined ? {} : { seed: params.seed }),
-      signal: ctx.signal,
-    });
+    const events = this.router.generate(
+      params.model,
+      {
+        input: params.input,
+        maxTokens: params.maxTokens,
+        temperature: params.temperature,
+        topP: params.topP,
+        stop: params.stop,
+        ...(params.seed === undefined ? {} : { seed: params.seed }),
+        signal: ctx.signal,
+      },
+      {
+        onAttempt: (attempt) =>
+          this.logger.info(
+            {
+              request_id: ctx.requestId,
+              model: attempt.model,
+              provider: attempt.provider,
+              target: attempt.target,
+              attempt: attempt.attempt,
+              fallback: attempt.fallback,
+              outcome: attempt.outcome,
+              duration_ms: Math.round(attempt.durationMs),
+              ...(attempt.error ? { error_code: errorCodeOf(attempt.error) } : {}),
+            },
+            'model attempt',
+          ),
+      },
+    );
     const timing = { upstreamMs: 0 };
     return {
       id,

@@ -1,28 +1,21 @@
 import { requireScope } from '../authorization.js';
 import { AppError, validationError } from '../errors.js';
-import type { ModelDescriptor, ModelProvider } from '../ports.js';
+import type { ModelDescriptor } from '../ports.js';
 import type { Principal } from '../principal.js';
+import type { ModelRouter } from '../routing/model-router.js';
 
 export interface ModelPage {
   data: ModelDescriptor[];
   nextAfter: string | null;
 }
 
-/** The models that can be served right now, and which provider serves each. */
+/** The models that can be served right now, as the router sees them. */
 export class ModelService {
-  private readonly byId = new Map<string, { model: ModelDescriptor; provider: ModelProvider }>();
-
-  constructor(providers: ModelProvider[]) {
-    for (const provider of providers) {
-      for (const model of provider.models()) {
-        if (!this.byId.has(model.id)) this.byId.set(model.id, { model, provider });
-      }
-    }
-  }
+  constructor(private readonly router: ModelRouter) {}
 
   list(principal: Principal, page: { limit: number; after?: string }): ModelPage {
     requireScope(principal, 'models:read');
-    const all = [...this.byId.values()].map((entry) => entry.model);
+    const all = this.router.list();
     let start = 0;
     if (page.after !== undefined) {
       const index = all.findIndex((model) => model.id === page.after);
@@ -37,15 +30,8 @@ export class ModelService {
 
   get(principal: Principal, id: string): ModelDescriptor {
     requireScope(principal, 'models:read');
-    const entry = this.byId.get(id);
-    if (!entry) throw new AppError('NOT_FOUND', { message: `Model ${id} not found` });
-    return entry.model;
-  }
-
-  /** For inference: an unknown model is a bad field value, not a missing resource. */
-  providerFor(id: string): ModelProvider {
-    const entry = this.byId.get(id);
-    if (!entry) throw validationError('model', `Unknown model "${id}"; see GET /v1/models`);
-    return entry.provider;
+    const model = this.router.get(id);
+    if (!model) throw new AppError('NOT_FOUND', { message: `Model ${id} not found` });
+    return model;
   }
 }

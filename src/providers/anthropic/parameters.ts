@@ -1,0 +1,37 @@
+import { OPENAI_PARAMETERS } from '../shared/openai-parameters.js';
+import { extendParameters } from '../shared/parameter-table.js';
+import { toAnthropicConversation } from './messages.js';
+
+/**
+ * Anthropic accepts temperatures in [0, 1] where OpenAI accepts [0, 2]. Values above 1 are clamped
+ * rather than halved: clamping keeps the common settings (0, 0.7, 1) meaning what the caller meant.
+ */
+export function anthropicTemperature(temperature: number): number {
+  return Math.min(1, Math.max(0, temperature));
+}
+
+/** The Messages API request: the OpenAI table with Anthropic's differences written over it. */
+export const ANTHROPIC_PARAMETERS = extendParameters(OPENAI_PARAMETERS, {
+  messages: {
+    from: 'input',
+    to: 'messages',
+    transform: (input) => toAnthropicConversation(input).messages,
+  },
+  system: {
+    from: 'input',
+    to: 'system',
+    transform: (input) => toAnthropicConversation(input).system,
+  },
+  prompt: null,
+  temperature: { from: 'temperature', to: 'temperature', transform: anthropicTemperature },
+  // top_p = 1 is "no nucleus sampling"; leaving it out keeps models that refuse temperature and
+  // top_p together working.
+  top_p: { from: 'topP', to: 'top_p', transform: (topP) => (topP < 1 ? topP : undefined) },
+  stop: {
+    from: 'stop',
+    to: 'stop_sequences',
+    transform: (stop) => (stop.length > 0 ? stop : undefined),
+  },
+  seed: null,
+  stream_options: null,
+});
