@@ -264,14 +264,14 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       {
         auth,
         models,
-        completions: new CompletionService(
+        completions: new CompletionService({
           router,
-          storage.usage,
-          rateLimits,
+          usage: storage.usage,
+          limits: rateLimits,
           gate,
           logger,
-          responseCache(config, redis, logger),
-        ),
+          cache: responseCache(config, redis, logger),
+        }),
         health: new HealthService(checks),
         organizations: new OrganizationService(store, cursors),
         users: new UserService(store, passwords, revocations, cursors, horizon),

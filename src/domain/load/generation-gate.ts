@@ -15,6 +15,7 @@ export interface GenerationGateOptions {
   overload: OverloadSignal;
   /** Suggested wait for a refused client. */
   retryAfterSeconds?: number;
+  onShed?: (reason: 'capacity' | 'queue_timeout' | 'event_loop_lag' | 'memory') => void;
 }
 
 interface Waiter {
@@ -48,6 +49,7 @@ export class GenerationGate {
   async acquire(signal: AbortSignal): Promise<() => void> {
     const reason = this.options.overload.reason();
     if (reason !== null) {
+      this.options.onShed?.(reason);
       throw this.overloaded(
         reason === 'memory'
           ? 'Server is low on memory; retry later'
@@ -59,6 +61,7 @@ export class GenerationGate {
       return this.releaser();
     }
     if (this.queue.length >= this.options.maxQueued) {
+      this.options.onShed?.('capacity');
       throw this.overloaded('Too many generations in progress; retry later');
     }
     await new Promise<void>((resolve, reject) => {
@@ -72,14 +75,10 @@ export class GenerationGate {
           reject(error);
         },
       };
-      const timer = setTimeout(
-        () =>
-          this.remove(
-            waiter,
-            this.overloaded('Waited too long for a generation slot; retry later'),
-          ),
-        this.options.queueTimeoutMs,
-      );
+      const timer = setTimeout(() => {
+        this.options.onShed?.('queue_timeout');
+        this.remove(waiter, this.overloaded('Waited too long for a generation slot; retry later'));
+      }, this.options.queueTimeoutMs);
       const onAbort = () =>
         this.remove(waiter, new AppError('OVERLOADED', { message: 'Client went away' }));
       const cleanup = () => {

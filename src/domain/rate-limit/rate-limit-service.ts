@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { silentObserver, type InferenceObserver } from '../observability.js';
 import type { RateLimitSetting } from '../identity/model.js';
 import type { Principal } from '../principal.js';
 import type { BucketLimit, RateLimitDecision, RateLimitStore, WindowLimit } from './ports.js';
@@ -38,6 +39,7 @@ export class RateLimitService {
   constructor(
     private readonly store: RateLimitStore,
     private readonly policy: RateLimitPolicy,
+    private readonly observer: InferenceObserver = silentObserver,
   ) {}
 
   private owners(principal: Principal): { key: string; rpm: number; tpm: number }[] {
@@ -72,7 +74,10 @@ export class RateLimitService {
     }));
     const decision = await this.store.takeRequest(buckets);
     const headers = headersOf(decision);
-    if (!decision.allowed) throw limited(decision, headers, 'Too many requests');
+    if (!decision.allowed) {
+      this.observer.rateLimited('requests');
+      throw limited(decision, headers, 'Too many requests');
+    }
     return headers;
   }
 
@@ -83,7 +88,10 @@ export class RateLimitService {
       { key: `rpm:addr:${address}`, perMinute: this.policy.addressRequestsPerMinute },
     ]);
     const headers = headersOf(decision);
-    if (!decision.allowed) throw limited(decision, headers, 'Too many requests from this address');
+    if (!decision.allowed) {
+      this.observer.rateLimited('address');
+      throw limited(decision, headers, 'Too many requests from this address');
+    }
     return headers;
   }
 
@@ -101,6 +109,7 @@ export class RateLimitService {
     const windows = this.windows(principal);
     const decision = await this.store.reserve(windows, amount, reservationId);
     if (!decision.allowed) {
+      this.observer.rateLimited('tokens');
       const state = decision.states.find((s) => s.key === decision.refusedBy);
       const tooBig = state !== undefined && amount > state.limit;
       throw limited(

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { InferenceObserver } from '../observability.js';
 import type { ApiKey, User } from '../identity/model.js';
 import type {
   AccessTokenIssuer,
@@ -30,6 +31,7 @@ export interface AuthServiceDeps {
   /** How long a session may be kept alive by refreshing. */
   sessionTtlSeconds?: number;
   now?: () => Date;
+  observer?: InferenceObserver;
 }
 
 const INVALID_LOGIN = 'Invalid email or password';
@@ -147,6 +149,7 @@ export class AuthService {
     const keys = [`login:email:${sha256(normalized)}`, `login:ip:${clientAddress}`];
     const decision = await throttle.check(keys);
     if (!decision.allowed) {
+      this.deps.observer?.rateLimited('sign_in');
       throw new AppError('RATE_LIMITED', {
         message: 'Too many failed sign-in attempts; retry later',
         headers: { 'retry-after': String(Math.max(1, Math.ceil(decision.retryAfterSeconds))) },

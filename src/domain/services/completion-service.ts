@@ -9,6 +9,7 @@ import {
   type ResponseCache,
 } from '../cache/response-cache.js';
 import type { Logger } from '../logger.js';
+import { silentObserver, type InferenceObserver } from '../observability.js';
 import type {
   FinishReason,
   GenerationEvent,
@@ -67,6 +68,16 @@ export interface CompletedGeneration {
   timing: { upstreamMs: number };
 }
 
+export interface CompletionServiceDeps {
+  router: ModelRouter;
+  usage: UsageRepository;
+  limits: RateLimitService;
+  gate: GenerationGate;
+  logger: Logger;
+  cache?: CompletionCacheSettings;
+  observer?: InferenceObserver;
+}
+
 export interface CompletionCacheSettings {
   store: ResponseCache;
   ttlSeconds: number;
@@ -82,14 +93,23 @@ const ID_PREFIX: Record<CompletionParams['endpoint'], string> = {
 };
 
 export class CompletionService {
-  constructor(
-    private readonly router: ModelRouter,
-    private readonly usage: UsageRepository,
-    private readonly limits: RateLimitService,
-    private readonly gate: GenerationGate,
-    private readonly logger: Logger,
-    private readonly cache?: CompletionCacheSettings,
-  ) {}
+  private readonly router: ModelRouter;
+  private readonly usage: UsageRepository;
+  private readonly limits: RateLimitService;
+  private readonly gate: GenerationGate;
+  private readonly logger: Logger;
+  private readonly cache: CompletionCacheSettings | undefined;
+  private readonly observer: InferenceObserver;
+
+  constructor(deps: CompletionServiceDeps) {
+    this.router = deps.router;
+    this.usage = deps.usage;
+    this.limits = deps.limits;
+    this.gate = deps.gate;
+    this.logger = deps.logger;
+    this.cache = deps.cache;
+    this.observer = deps.observer ?? silentObserver;
+  }
 
   private cacheKeyFor(ctx: CompletionContext, params: CompletionParams): string | null {
     if (!this.cache || params.cacheMode === 'bypass' || !isCacheable(params.temperature))
@@ -172,7 +192,16 @@ export class CompletionService {
         signal: ctx.signal,
       },
       {
-        onAttempt: (attempt) =>
+        onAttempt: (attempt) => {
+          this.observer.upstreamAttempt({
+            provider: attempt.provider,
+            target: attempt.target,
+            model: attempt.model,
+            outcome: attempt.outcome,
+            fallback: attempt.fallback,
+            durationMs: attempt.durationMs,
+            ...(attempt.error ? { errorCode: errorCodeOf(attempt.error) } : {}),
+          });
           this.logger.info(
             {
               request_id: ctx.requestId,
@@ -186,7 +215,8 @@ export class CompletionService {
               ...(attempt.error ? { error_code: errorCodeOf(attempt.error) } : {}),
             },
             'model attempt',
-          ),
+          );
+        },
       },
     );
     const timing = { upstreamMs: 0 };
@@ -208,6 +238,18 @@ export class CompletionService {
   ): AsyncGenerator<GenerationEvent> {
     if (hit.text !== '') yield { type: 'text', text: hit.text };
     yield { type: 'done', finishReason: hit.finishReason, usage: hit.usage };
+    this.observer.generationFinished({
+      model: params.model,
+      organizationId: ctx.principal.organizationId,
+      endpoint: params.endpoint,
+      stream: params.stream,
+      outcome: 'completed',
+      cache: 'hit',
+      promptTokens: hit.usage.promptTokens,
+      completionTokens: hit.usage.completionTokens,
+      timeToFirstTokenMs: 0,
+      durationMs: 0,
+    });
     await this.recordUsage(ctx, params, hit.usage, 'completed', 0);
   }
 
@@ -249,6 +291,7 @@ export class CompletionService {
     const { finish, progress, timing } = run;
     progress.started = true;
     const startedAt = performance.now();
+    let firstTokenMs: number | null = null;
     let usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
     let outcome: UsageOutcome = 'cancelled';
     let text = '';
@@ -260,6 +303,8 @@ export class CompletionService {
         timing.upstreamMs += performance.now() - waitStarted;
         if (next.done) break;
         const event = next.value;
+        if (event.type === 'text' && firstTokenMs === null)
+          firstTokenMs = performance.now() - startedAt;
         if (event.type === 'text') {
           if (run.cacheKey !== null) text += event.text;
         } else {
@@ -281,7 +326,20 @@ export class CompletionService {
       await iterator.return?.().catch(() => undefined);
       if (outcome !== 'completed' && ctx.signal.aborted) outcome = 'cancelled';
       finish(outcome === 'completed' ? usage.promptTokens + usage.completionTokens : null);
-      await this.recordUsage(ctx, params, usage, outcome, performance.now() - startedAt);
+      const durationMs = performance.now() - startedAt;
+      this.observer.generationFinished({
+        model: params.model,
+        organizationId: ctx.principal.organizationId,
+        endpoint: params.endpoint,
+        stream: params.stream,
+        outcome,
+        cache: run.cacheKey === null ? 'bypass' : 'miss',
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        timeToFirstTokenMs: firstTokenMs,
+        durationMs,
+      });
+      await this.recordUsage(ctx, params, usage, outcome, durationMs);
     }
   }
 
