@@ -75,28 +75,32 @@ export class UpstreamHttpClient {
   post(options: PostOptions): UpstreamExchange {
     const controller = new AbortController();
     const timers: NodeJS.Timeout[] = [];
+    // Once aborted nothing is left to time; the timers go so that an abandoned exchange holds
+    // nothing alive.
     const abort = (reason: unknown): void => {
+      for (const timer of timers) clearTimeout(timer);
       if (!controller.signal.aborted) controller.abort(reason);
     };
+    const arm = (ms: number, reason: () => unknown): NodeJS.Timeout => {
+      const timer = setTimeout(() => abort(reason()), ms);
+      timer.unref();
+      timers.push(timer);
+      return timer;
+    };
+    arm(
+      Math.max(0, options.deadline - performance.now()),
+      () => new UpstreamFailure('timeout', { detail: 'request budget exhausted' }),
+    );
+    const firstByte = arm(
+      options.firstByteTimeoutMs,
+      () => new UpstreamFailure('timeout', { detail: 'no response headers in time' }),
+    );
+
     const onClientAbort = (): void => abort(options.signal.reason);
     options.signal.addEventListener('abort', onClientAbort, { once: true });
     if (options.signal.aborted) onClientAbort();
 
-    const remaining = options.deadline - performance.now();
-    timers.push(
-      setTimeout(
-        () => abort(new UpstreamFailure('timeout', { detail: 'request budget exhausted' })),
-        Math.max(0, remaining),
-      ),
-    );
-    const firstByte = setTimeout(
-      () => abort(new UpstreamFailure('timeout', { detail: 'no response headers in time' })),
-      options.firstByteTimeoutMs,
-    );
-    timers.push(firstByte);
-
     const dispose = (): void => {
-      for (const timer of timers) clearTimeout(timer);
       options.signal.removeEventListener('abort', onClientAbort);
       abort(new ExchangeEnded());
     };
@@ -131,7 +135,7 @@ export class UpstreamHttpClient {
               return Buffer.concat(chunks).subarray(0, limitBytes).toString('utf8');
             },
             endWithin: (ms) => {
-              timers.push(setTimeout(() => abort(new ExchangeEnded()), ms));
+              arm(ms, () => new ExchangeEnded());
             },
           };
         },

@@ -113,6 +113,14 @@ describe('OpenAI-compatible provider', () => {
     });
   });
 
+  it('lets a request pick its fake mode through a forwarded header', async () => {
+    const request = chatRequest(undefined, {
+      forwardHeaders: { 'x-fake-mode': JSON.stringify({ reply: 'Hi there' }) },
+    });
+    const result = await collect(provider.generate(request));
+    expect(result.texts).toEqual(['Hi', ' there']);
+  });
+
   it('parses CRLF-framed events', async () => {
     fake.setMode({ crlf: true });
     const result = await collect(provider.generate(chatRequest()));

@@ -326,9 +326,8 @@ describe.each(flavours)('$name provider under failure', (flavour) => {
 
   it('leaves the body in the socket while the consumer does not pull (back-pressure)', async () => {
     fake.setMode(fakeModes.large(5_000, 4_096));
-    const iterator = make()
-      .generate(chatRequest(undefined, { maxTokens: 10_000 }))
-      [Symbol.asyncIterator]();
+    const events = make().generate(chatRequest(undefined, { maxTokens: 10_000 }));
+    const iterator = events[Symbol.asyncIterator]();
     for (let pulled = 0; pulled < 3; pulled += 1) {
       expect((await iterator.next()).value).toMatchObject({ type: 'text' });
     }
