@@ -4,7 +4,8 @@ import type { ModelRoute, UpstreamTarget } from '../ports.js';
 export const BUILT_IN_PROVIDER_NAMES = ['local', 'openai', 'anthropic'] as const;
 
 export const DEFAULT_TARGET_WEIGHT = 1;
-export const DEFAULT_TARGET_TIMEOUT_MS = 60_000;
+// The whole attempt, stream included: long answers at a few dozen tokens per second need minutes.
+export const DEFAULT_TARGET_TIMEOUT_MS = 300_000;
 
 /**
  * `created` of every route: fixed, so GET /v1/models is the same on every instance and across

@@ -13,7 +13,7 @@ describe('built-in routes', () => {
       ['claude-3-5-sonnet', 'anthropic', 'anthropic/claude-3-5-sonnet-20241022'],
     ]);
     for (const route of builtInRoutes()) {
-      expect(route.targets[0]).toMatchObject({ weight: 1, timeoutMs: 60_000 });
+      expect(route.targets[0]).toMatchObject({ weight: 1, timeoutMs: 300_000 });
       expect(route.fallbacks).toEqual([]);
     }
   });
