@@ -29,6 +29,8 @@ import { OrganizationService } from './domain/services/organization-service.js';
 import { SessionService } from './domain/services/session-service.js';
 import { UsageService } from './domain/services/usage-service.js';
 import { UserService } from './domain/services/user-service.js';
+import { UsageRecorder } from './domain/usage/usage-recorder.js';
+import { UsageRetention } from './domain/usage/usage-retention.js';
 import { loadOpenApiDocument } from './http/openapi/document.js';
 import { buildHttpServer } from './http/server.js';
 import { loadModelsFile, type ModelsFile } from './config/models-file.js';
@@ -56,6 +58,8 @@ import { openPgliteStorage, openPostgresStorage } from './storage/index.js';
 export interface App {
   http: FastifyInstance;
   storage: Storage;
+  /** Writes buffered usage records now (they are otherwise written in batches). */
+  flushUsage(): Promise<void>;
   /** Stops accepting, lets in-flight requests and streams finish, then closes providers and pools. */
   close(): Promise<void>;
 }
@@ -238,6 +242,16 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     await auth.bootstrapAdminKey(config.adminApiKey);
     const horizon = () => auth.revocationHorizon(new Date());
     const models = new ModelService(router);
+    const usageRecorder = new UsageRecorder(storage.usage, logger.child({ component: 'usage' }));
+    // Runs after the HTTP server has drained, before the database closes: nothing is lost on SIGTERM.
+    closers.push(() => usageRecorder.close());
+    if (config.usageRetentionDays !== undefined) {
+      const retention = new UsageRetention(storage.usage, logger.child({ component: 'usage' }), {
+        olderThanDays: config.usageRetentionDays,
+      });
+      retention.start();
+      closers.push(() => retention.stop());
+    }
     const rateLimits = new RateLimitService(rateLimitStore(config, redis, logger, closers), {
       enabled: config.rateLimits.enabled,
       defaults: {
@@ -266,7 +280,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
         models,
         completions: new CompletionService({
           router,
-          usage: storage.usage,
+          usage: usageRecorder,
           limits: rateLimits,
           gate,
           logger,
@@ -293,7 +307,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       },
     );
     http.addHook('onClose', closeAll);
-    return { http, storage, close: () => http.close() };
+    return { http, storage, flushUsage: () => usageRecorder.flush(), close: () => http.close() };
   } catch (error) {
     await closeAll();
     throw error;

@@ -26,6 +26,8 @@ export interface Config {
   dataDir: string;
   redis?: { url: string; keyPrefix: string };
   sessionTtlSeconds: number;
+  /** Raw usage records older than this are deleted (daily totals are kept); unset keeps all. */
+  usageRetentionDays?: number;
   /** 0 turns the response cache off. */
   responseCacheTtlSeconds: number;
   adminApiKey?: string;
@@ -125,6 +127,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.REDIS_URL ? { redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } } : {}),
     sessionTtlSeconds: e.SESSION_TTL_DAYS * 24 * 3600,
     responseCacheTtlSeconds: e.RESPONSE_CACHE_TTL_SECONDS,
+    ...(e.USAGE_RETENTION_DAYS === undefined
+      ? {}
+      : { usageRetentionDays: Number(e.USAGE_RETENTION_DAYS) }),
     ...(e.ADMIN_API_KEY ? { adminApiKey: e.ADMIN_API_KEY } : {}),
     jwt: {
       ...(e.JWT_PRIVATE_KEY_FILE ? { privateKeyFile: e.JWT_PRIVATE_KEY_FILE } : {}),

@@ -45,6 +45,11 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9:._-]')
     .default('inference-api:'),
   SESSION_TTL_DAYS: positiveInt.max(365).default(30),
+  USAGE_RETENTION_DAYS: optionalString.refine(
+    (value) =>
+      value === undefined || (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 36500),
+    { message: 'must be a whole number of days from 1 to 36500' },
+  ),
   RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(300),
   ADMIN_API_KEY: optionalString.refine((value) => value === undefined || value.length >= 32, {
     message: 'must be at least 32 characters',

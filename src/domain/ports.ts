@@ -133,10 +133,30 @@ export interface UsageSummaryQuery {
 }
 
 export interface UsageRepository {
-  /** Buckets per UTC day and model, ordered by date then model. */
+  /** Buckets per UTC day and model, ordered by date then model; read from the daily totals. */
   summarize(query: UsageSummaryQuery): Promise<{ items: UsageBucket[]; hasMore: boolean }>;
   /** Writes one record atomically; a failure leaves nothing behind. */
   record(record: NewUsageRecord): Promise<UsageRecord>;
+  /**
+   * Writes a batch in one transaction, daily totals included; `createdAt` is when each request
+   * ended, since a batch is written later. A request id already recorded (also twice in one
+   * batch) is skipped, not an error, so a batch can be sent again safely. Resolves with the number
+   * of rows that were new. AppError('VALIDATION_ERROR') when the database refuses a row's content
+   * (a CHECK constraint): the whole batch is refused and sending it again cannot help.
+   */
+  recordMany(
+    records: readonly (NewUsageRecord & { createdAt: Date })[],
+  ): Promise<{ inserted: number }>;
+  /**
+   * Retention: deletes raw records created more than `olderThanDays` days ago, at most
+   * `batchSize` per transaction, until none is left or `signal` aborts. Daily totals are kept, so
+   * `summarize` answers the same before and after.
+   */
+  pruneUsage(options: {
+    olderThanDays: number;
+    batchSize: number;
+    signal?: AbortSignal;
+  }): Promise<{ deleted: number }>;
   findByRequestId(requestId: string): Promise<UsageRecord | null>;
   /** Newest first; `before` is the id of the last record of the previous page. */
   list(options: { limit: number; before?: string }): Promise<UsageRecord[]>;

@@ -144,3 +144,7 @@ writeSection(
   }),
 );
 console.log(`wrote ${REPORT} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+
+// Gateway overhead: starts its own fake upstream and gateway, writes its own section.
+const { runGatewayBenchmark } = await import('./gateway.mjs');
+await runGatewayBenchmark();

@@ -10,6 +10,7 @@ import {
 } from '../cache/response-cache.js';
 import type { Logger } from '../logger.js';
 import { silentObserver, type InferenceObserver } from '../observability.js';
+import type { UsageSink } from '../usage/usage-recorder.js';
 import type {
   FinishReason,
   GenerationEvent,
@@ -17,7 +18,6 @@ import type {
   NewUsageRecord,
   TokenUsage,
   UsageOutcome,
-  UsageRepository,
 } from '../ports.js';
 import type { Principal } from '../principal.js';
 import type { GenerationGate } from '../load/generation-gate.js';
@@ -70,7 +70,7 @@ export interface CompletedGeneration {
 
 export interface CompletionServiceDeps {
   router: ModelRouter;
-  usage: UsageRepository;
+  usage: UsageSink;
   limits: RateLimitService;
   gate: GenerationGate;
   logger: Logger;
@@ -94,7 +94,7 @@ const ID_PREFIX: Record<CompletionParams['endpoint'], string> = {
 
 export class CompletionService {
   private readonly router: ModelRouter;
-  private readonly usage: UsageRepository;
+  private readonly usage: UsageSink;
   private readonly limits: RateLimitService;
   private readonly gate: GenerationGate;
   private readonly logger: Logger;
@@ -250,7 +250,7 @@ export class CompletionService {
       timeToFirstTokenMs: 0,
       durationMs: 0,
     });
-    await this.recordUsage(ctx, params, hit.usage, 'completed', 0);
+    this.recordUsage(ctx, params, hit.usage, 'completed', 0);
   }
 
   async complete(ctx: CompletionContext, params: CompletionParams): Promise<CompletedGeneration> {
@@ -339,33 +339,29 @@ export class CompletionService {
         timeToFirstTokenMs: firstTokenMs,
         durationMs,
       });
-      await this.recordUsage(ctx, params, usage, outcome, durationMs);
+      this.recordUsage(ctx, params, usage, outcome, durationMs);
     }
   }
 
-  private async recordUsage(
+  /** Buffered and written in batches off the request path; it never throws. */
+  private recordUsage(
     ctx: CompletionContext,
     params: CompletionParams,
     usage: TokenUsage,
     outcome: UsageOutcome,
     durationMs: number,
-  ): Promise<void> {
-    try {
-      await this.usage.record({
-        requestId: ctx.requestId,
-        principalId: ctx.principal.id,
-        organizationId: ctx.principal.organizationId,
-        model: params.model,
-        endpoint: params.endpoint,
-        promptTokens: usage.promptTokens,
-        completionTokens: usage.completionTokens,
-        outcome,
-        durationMs: Math.round(durationMs),
-        stream: params.stream,
-      });
-    } catch (error) {
-      // The answer has been produced; losing its meter row must not turn it into an error.
-      this.logger.error({ err: error, request_id: ctx.requestId }, 'failed to record usage');
-    }
+  ): void {
+    this.usage.record({
+      requestId: ctx.requestId,
+      principalId: ctx.principal.id,
+      organizationId: ctx.principal.organizationId,
+      model: params.model,
+      endpoint: params.endpoint,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      outcome,
+      durationMs: Math.round(durationMs),
+      stream: params.stream,
+    });
   }
 }

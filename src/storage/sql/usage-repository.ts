@@ -10,8 +10,12 @@ import type { SqlExecutor, SqlParam, SqlResult } from '../executor.js';
 import { newId } from '../ids.js';
 import { CROSS_TENANT, inScope, tenant, type RowScope } from './row-scope.js';
 import { isUniqueViolation } from './sql-errors.js';
+import { batchParameter, INSERT_BATCH, refusalOf } from './usage-batch.js';
+import type { TimedUsageRecord } from './usage-batch.js';
 import { toUsageRecord, USAGE_COLUMNS } from './usage-row.js';
 import type { UsageRow } from './usage-row.js';
+import { summaryStatement, toSummaryPage } from './usage-summary.js';
+import type { SummaryRow } from './usage-summary.js';
 
 const INSERT = `
   insert into usage_records (id, request_id, principal_id, model, endpoint, prompt_tokens,
@@ -19,26 +23,16 @@ const INSERT = `
   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
   returning ${USAGE_COLUMNS}`;
 
-interface SummaryRow {
-  date: string;
-  model: string;
-  requests: number | string;
-  prompt_tokens: number | string;
-  completion_tokens: number | string;
-}
+// Oldest first through usage_records_created_at_id_idx. SKIP LOCKED: instances pruning in the same
+// hour share the work instead of queueing behind each other's locked rows.
+const PRUNE_BATCH = `
+  delete from usage_records where id in (
+    select id from usage_records where created_at < $1::timestamptz
+    order by created_at
+    limit $2
+    for update skip locked)`;
 
-// Row-level security decides whose rows are summed: one organization's, or (cross-tenant) all.
-const SUMMARIZE = `
-  select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as date, model,
-    count(*) as requests, sum(prompt_tokens) as prompt_tokens,
-    sum(completion_tokens) as completion_tokens
-  from usage_records
-  where created_at >= $1::timestamptz and created_at < $2::timestamptz + interval '1 day'
-    and ($3::text is null or model = $3::text)
-  group by 1, 2
-  having $4::text is null or (to_char(created_at at time zone 'UTC', 'YYYY-MM-DD'), model) > ($4::text, $5::text)
-  order by 1, 2
-  limit $6`;
+const DAY_MS = 86_400_000;
 
 const FIND_BY_REQUEST_ID = `select ${USAGE_COLUMNS} from usage_records where request_id = $1`;
 
@@ -122,29 +116,58 @@ export class SqlUsageRepository implements UsageRepository {
   }
 
   async summarize(query: UsageSummaryQuery): Promise<{ items: UsageBucket[]; hasMore: boolean }> {
+    const { sql, params } = summaryStatement(query);
     const { rows } = await this.#query<SummaryRow>(
-      SUMMARIZE,
-      [
-        `${query.startDate}T00:00:00Z`,
-        `${query.endDate}T00:00:00Z`,
-        query.model ?? null,
-        query.after?.date ?? null,
-        query.after?.model ?? null,
-        query.limit + 1,
-      ],
+      sql,
+      params,
       true,
       query.organizationId === null ? CROSS_TENANT : tenant(query.organizationId),
     );
-    return {
-      items: rows.slice(0, query.limit).map((row) => ({
-        date: row.date,
-        model: row.model,
-        requests: Number(row.requests),
-        promptTokens: Number(row.prompt_tokens),
-        completionTokens: Number(row.completion_tokens),
-      })),
-      hasMore: rows.length > query.limit,
-    };
+    return toSummaryPage(rows, query.limit);
+  }
+
+  /**
+   * Cross-tenant, one statement for the whole batch, rather than one tenant-scoped transaction per
+   * organization in it: each row's organization comes from the authenticated principal that made
+   * the request, not from this session, so a tenant scope would only check the column against a
+   * setting copied from that same column, while turning a batch spanning 50 organizations into
+   * 50 transactions. Reads stay tenant-scoped. Still the application role, so the grants hold.
+   */
+  async recordMany(records: readonly TimedUsageRecord[]): Promise<{ inserted: number }> {
+    if (records.length === 0) return { inserted: 0 };
+    try {
+      const { rowCount } = await this.#query(INSERT_BATCH, [batchParameter(records)], false);
+      return { inserted: rowCount };
+    } catch (error) {
+      throw refusalOf(error) ?? error;
+    }
+  }
+
+  /**
+   * The cut-off is fixed when pruning starts, so it ends even while rows keep ageing past it. One
+   * transaction per batch keeps locks and WAL bursts short on a large backlog (the first run after
+   * USAGE_RETENTION_DAYS is set). usage_daily is not touched: /v1/usage history stays complete.
+   */
+  async pruneUsage(options: {
+    olderThanDays: number;
+    batchSize: number;
+    signal?: AbortSignal;
+  }): Promise<{ deleted: number }> {
+    const { olderThanDays, batchSize, signal } = options;
+    if (!Number.isInteger(olderThanDays) || olderThanDays < 1) {
+      throw new RangeError(`olderThanDays must be a positive integer, got ${olderThanDays}`);
+    }
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    }
+    const cutoff = new Date(Date.now() - olderThanDays * DAY_MS);
+    let deleted = 0;
+    while (!signal?.aborted) {
+      const { rowCount } = await this.#query(PRUNE_BATCH, [cutoff, batchSize], false);
+      deleted += rowCount;
+      if (rowCount < batchSize) break;
+    }
+    return { deleted };
   }
 
   async #query<Row extends object>(

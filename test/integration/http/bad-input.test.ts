@@ -47,6 +47,7 @@ function expectCleanError(
 }
 
 async function usageRows(): Promise<number> {
+  await t.app.flushUsage();
   return (await t.app.storage.usage.list({ limit: 100 })).length;
 }
 

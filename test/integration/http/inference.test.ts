@@ -76,6 +76,7 @@ describe('POST /v1/completions', () => {
       { model: 'local-ngram', prompt, max_tokens: 5 },
       { 'x-request-id': 'usage-check-1' },
     );
+    await t.app.flushUsage();
     const record = await t.app.storage.usage.findByRequestId('usage-check-1');
     expect(record).toMatchObject({
       model: 'local-ngram',

@@ -41,6 +41,7 @@ function openStream(
 
 async function waitForUsage(requestId: string) {
   for (let i = 0; i < 200; i += 1) {
+    await t.app.flushUsage();
     const record = await t.app.storage.usage.findByRequestId(requestId);
     if (record) return record;
     await new Promise((resolve) => setTimeout(resolve, 25));

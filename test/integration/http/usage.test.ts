@@ -44,6 +44,7 @@ beforeAll(async () => {
     token: bob,
     body: { model: 'local-ngram', prompt: 'Four', max_tokens: 2 },
   });
+  await t.app.flushUsage();
 });
 afterAll(async () => {
   await t.close();

@@ -57,7 +57,10 @@ describe.each(engines)('identity migration on $name', (engine) => {
     );
 
     const applied = await migrate(executor, { logger: silentLogger });
-    expect(applied.map((migration) => migration.file)).toEqual(['002_identity.sql']);
+    expect(applied.map((migration) => migration.file)).toEqual([
+      '002_identity.sql',
+      '003_usage_rollups.sql',
+    ]);
 
     const storage = createSqlStorage(executor);
     expect(await storage.usage.findByRequestId('req_legacy')).toMatchObject({

@@ -21,7 +21,14 @@ function rawSession(tx: TenantStore): SqlSession {
   return tx.session;
 }
 
-const TENANT_TABLES = ['users', 'sessions', 'refresh_tokens', 'api_keys', 'usage_records'];
+const TENANT_TABLES = [
+  'users',
+  'sessions',
+  'refresh_tokens',
+  'api_keys',
+  'usage_records',
+  'usage_daily',
+];
 
 interface Tenant {
   organizationId: string;
