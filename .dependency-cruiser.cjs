@@ -29,7 +29,7 @@ module.exports = {
       comment: 'Routes call domain services; they never reach storage or providers directly.',
       severity: 'error',
       from: { path: '^src/http/' },
-      to: { path: '^src/(storage|providers|security|config|app|main)' },
+      to: { path: '^src/(storage|providers|security|observability|runtime|config|app|main)' },
     },
     {
       name: 'providers-are-leaves',
@@ -69,6 +69,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/runtime/' },
       to: { path: '^src/(http|storage|providers|security|config|app|main)' },
+    },
+    {
+      name: 'observability-is-a-leaf',
+      comment: 'Metrics adapters implement domain ports and never import other layers.',
+      severity: 'error',
+      from: { path: '^src/observability/' },
+      to: { path: '^src/(http|storage|providers|security|runtime|config|app|main)' },
     },
     {
       name: 'only-app-wires',

@@ -39,6 +39,8 @@ import { ModelRouter } from './domain/routing/model-router.js';
 import { createAnthropicProvider } from './providers/anthropic/index.js';
 import { createLocalProvider } from './providers/local/index.js';
 import { createOpenAICompatibleProvider } from './providers/openai-compatible/index.js';
+import type { UpstreamModelProvider } from './providers/shared/upstream-runtime.js';
+import { createMetrics, type Metrics } from './observability/metrics-registry.js';
 import { createAccessTokens } from './security/access-tokens.js';
 import {
   generateApiKeySecret,
@@ -58,6 +60,8 @@ import { openPgliteStorage, openPostgresStorage } from './storage/index.js';
 export interface App {
   http: FastifyInstance;
   storage: Storage;
+  /** Prometheus registry and recorders; main.ts serves it on METRICS_PORT. */
+  metrics: Metrics;
   /** Writes buffered usage records now (they are otherwise written in batches). */
   flushUsage(): Promise<void>;
   /** Stops accepting, lets in-flight requests and streams finish, then closes providers and pools. */
@@ -125,13 +129,19 @@ function rateLimitStore(
   redis: Redis | undefined,
   logger: Logger,
   closers: (() => Promise<void>)[],
+  metrics: Metrics,
 ): RateLimitStore {
   const memory = new MemoryRateLimitStore();
   closers.push(async () => memory.close());
-  if (!redis) return memory;
+  if (!redis) {
+    metrics.setRateLimitStoreMode('local');
+    return memory;
+  }
+  metrics.setRateLimitStoreMode('shared');
   return new FailoverRateLimitStore(new RedisRateLimitStore(redis), memory, {
     instanceCount: config.rateLimits.fallbackInstances,
     logger: logger.child({ component: 'rate-limit' }),
+    onModeChange: (mode) => metrics.setRateLimitStoreMode(mode),
   });
 }
 
@@ -152,8 +162,8 @@ function upstreamProviders(
   config: Config,
   modelsFile: ModelsFile | undefined,
   logger: Logger,
-): Map<string, ModelProvider> {
-  const map = new Map<string, ModelProvider>();
+): Map<string, UpstreamModelProvider> {
+  const map = new Map<string, UpstreamModelProvider>();
   const add = (
     name: string,
     type: 'openai-compatible' | 'anthropic',
@@ -194,6 +204,8 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     : undefined;
   const providers: ModelProvider[] = [];
   const closers: (() => Promise<void>)[] = [];
+  const metrics = createMetrics({ redisCommands: redis !== undefined });
+  closers.push(async () => metrics.close());
   const closeAll = async () => {
     await Promise.all(providers.map((provider) => provider.close()));
     for (const close of closers) await close();
@@ -202,7 +214,8 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
   };
   try {
     const modelsFile = config.modelsFile ? loadModelsFile(config.modelsFile) : undefined;
-    const providerMap = upstreamProviders(config, modelsFile, logger);
+    const upstreams = upstreamProviders(config, modelsFile, logger);
+    const providerMap = new Map<string, ModelProvider>(upstreams);
     providerMap.set(
       'local',
       createLocalProvider({
@@ -238,6 +251,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       secrets: apiKeySecrets,
       logger,
       sessionTtlSeconds: config.sessionTtlSeconds,
+      observer: metrics.inference,
     });
     await auth.bootstrapAdminKey(config.adminApiKey);
     const horizon = () => auth.revocationHorizon(new Date());
@@ -252,15 +266,19 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       retention.start();
       closers.push(() => retention.stop());
     }
-    const rateLimits = new RateLimitService(rateLimitStore(config, redis, logger, closers), {
-      enabled: config.rateLimits.enabled,
-      defaults: {
-        requestsPerMinute: config.rateLimits.requestsPerMinute,
-        tokensPerMinute: config.rateLimits.tokensPerMinute,
+    const rateLimits = new RateLimitService(
+      rateLimitStore(config, redis, logger, closers, metrics),
+      {
+        enabled: config.rateLimits.enabled,
+        defaults: {
+          requestsPerMinute: config.rateLimits.requestsPerMinute,
+          tokensPerMinute: config.rateLimits.tokensPerMinute,
+        },
+        organizationMultiplier: config.rateLimits.organizationMultiplier,
+        addressRequestsPerMinute: config.rateLimits.addressRequestsPerMinute,
       },
-      organizationMultiplier: config.rateLimits.organizationMultiplier,
-      addressRequestsPerMinute: config.rateLimits.addressRequestsPerMinute,
-    });
+      metrics.inference,
+    );
     const overload = new OverloadMonitor({
       eventLoopLagLimitMs: config.load.eventLoopLagLimitMs,
       heapUsedRatioLimit: config.load.heapUsedRatioLimit,
@@ -271,6 +289,20 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       maxQueued: config.load.maxQueuedGenerations,
       queueTimeoutMs: config.load.queueTimeoutMs,
       overload,
+      onShed: (reason) => metrics.inference.shed(reason),
+    });
+    metrics.watch({
+      generationGate: () => gate.stats(),
+      eventLoopLagMs: () => overload.eventLoopLagMs(),
+      circuitStates: () =>
+        [...upstreams].flatMap(([provider, upstream]) =>
+          Object.entries(upstream.circuitStates()).map(([target, state]) => ({
+            provider,
+            target,
+            state,
+          })),
+        ),
+      ...(storage.poolStats ? { databasePool: storage.poolStats } : {}),
     });
     const checks: ReadinessCheck[] = [{ name: 'database', check: () => storage.ping() }];
     if (redis) checks.push({ name: 'redis', check: () => pingRedis(redis) });
@@ -285,6 +317,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
           gate,
           logger,
           cache: responseCache(config, redis, logger),
+          observer: metrics.inference,
         }),
         health: new HealthService(checks),
         organizations: new OrganizationService(store, cursors),
@@ -298,6 +331,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       {
         logger,
         document,
+        metrics: metrics.http,
         corsOrigins: config.http.corsOrigins,
         bodyLimitBytes: config.http.bodyLimitBytes,
         requestTimeoutMs: config.http.requestTimeoutMs,
@@ -307,7 +341,13 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
       },
     );
     http.addHook('onClose', closeAll);
-    return { http, storage, flushUsage: () => usageRecorder.flush(), close: () => http.close() };
+    return {
+      http,
+      storage,
+      metrics,
+      flushUsage: () => usageRecorder.flush(),
+      close: () => http.close(),
+    };
   } catch (error) {
     await closeAll();
     throw error;

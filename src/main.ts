@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config/index.js';
 import { buildApp } from './app.js';
 import { createLogger } from './logger.js';
+import { startMetricsServer } from './observability/metrics-server.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,6 +16,12 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const app = await buildApp(config, logger);
+  const metricsServer = await startMetricsServer({
+    host: config.metrics.host,
+    port: config.metrics.port,
+    registry: app.metrics.registry,
+    logger,
+  });
   if (!config.adminApiKey) {
     logger.warn({}, 'ADMIN_API_KEY is not set: no credential can call /v1 until it is');
   }
@@ -29,22 +36,26 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    app.close().then(
-      () => {
-        logger.info({}, 'shutdown complete');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    // Metrics stay scrapeable while requests drain.
+    app
+      .close()
+      .then(() => metricsServer.close())
+      .then(
+        () => {
+          logger.info({}, 'shutdown complete');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   const address = await app.http.listen({ host: config.http.host, port: config.http.port });
-  logger.info({ address, storage: app.storage.kind }, 'listening');
+  logger.info({ address, metrics: metricsServer.address, storage: app.storage.kind }, 'listening');
 }
 
 main().catch((error: unknown) => {

@@ -171,5 +171,7 @@ export interface Storage {
   readonly idempotency: IdempotencyStore;
   /** Throws when the database cannot answer; used by /readyz. */
   ping(): Promise<void>;
+  /** Connection pool occupancy, for metrics (PostgreSQL only). */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }

@@ -18,6 +18,7 @@ import { routeSchemasByOperation } from './openapi/route-schemas.js';
 import { createValidatorCompiler } from './openapi/validator.js';
 import { addressLimitHook, authenticationHook } from './plugins/authentication.js';
 import { registerEtags } from './plugins/etag.js';
+import { registerHttpMetrics, type HttpMetricsRecorder } from './plugins/http-metrics.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { registerMethodNotAllowed } from './plugins/method-not-allowed.js';
 import { registerRequestContext, requestIdFrom } from './plugins/request-context.js';
@@ -53,6 +54,7 @@ export interface HttpServices {
 
 export interface HttpOptions {
   logger: PinoLogger;
+  metrics?: HttpMetricsRecorder;
   document: OpenApiDocument;
   corsOrigins: string[];
   bodyLimitBytes: number;
@@ -95,6 +97,9 @@ export async function buildHttpServer(
   app.setErrorHandler(errorHandler);
   // Only JSON bodies are accepted; any other media type is a 415, not a string to validate.
   app.removeContentTypeParser('text/plain');
+
+  // First, so that every response is counted, shutdown refusals included.
+  if (options.metrics) registerHttpMetrics(app, options.metrics);
 
   let closing = false;
   app.addHook('preClose', async () => {

@@ -47,6 +47,8 @@ export interface SqlSession {
 
 export interface SqlExecutor {
   readonly kind: 'postgres' | 'pglite';
+  /** Connection pool occupancy, where there is a pool (PostgreSQL). */
+  poolStats?(): { total: number; idle: number; waiting: number };
   query<Row extends object = Record<string, unknown>>(
     sql: string,
     params?: readonly SqlParam[],

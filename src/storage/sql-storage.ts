@@ -6,6 +6,8 @@ import { DatabaseRevocationList } from './sql/revocation-list.js';
 import { SqlUsageRepository } from './sql/usage-repository.js';
 
 /** The same repositories on either engine; only the executor differs. */
+const noPool = { total: 0, idle: 0, waiting: 0 };
+
 export function createSqlStorage(executor: SqlExecutor): Storage {
   return {
     kind: executor.kind,
@@ -17,5 +19,6 @@ export function createSqlStorage(executor: SqlExecutor): Storage {
       await executor.query('select 1', [], { idempotent: true });
     },
     close: () => executor.close(),
+    ...(executor.poolStats ? { poolStats: () => executor.poolStats?.() ?? noPool } : {}),
   };
 }

@@ -39,6 +39,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       DATA_DIR: dataDir,
       PORT: String(port),
       HOST: '127.0.0.1',
+      // Several processes run side by side; each takes a free metrics port of its own.
+      METRICS_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

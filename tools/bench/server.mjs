@@ -58,6 +58,7 @@ export async function startServer({ entry, env, startupTimeoutMs = 30_000 }) {
     // Only PATH from this environment, so no stray DATABASE_URL or REDIS_URL changes the scenario.
     env: {
       PATH: process.env.PATH,
+      METRICS_PORT: '0',
       ...env,
       HOST,
       PORT: String(port),

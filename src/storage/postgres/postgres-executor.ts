@@ -53,6 +53,13 @@ export class PostgresExecutor implements SqlExecutor {
   readonly #logger: Logger;
   #closing: Promise<void> | undefined;
 
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return {
+      total: this.#pool.totalCount,
+      idle: this.#pool.idleCount,
+      waiting: this.#pool.waitingCount,
+    };
+  }
   constructor(options: PostgresExecutorOptions) {
     this.#logger = options.logger;
     this.#pool = new pg.Pool({
