@@ -40,7 +40,10 @@ import { createAnthropicProvider } from './providers/anthropic/index.js';
 import { createLocalProvider } from './providers/local/index.js';
 import { createOpenAICompatibleProvider } from './providers/openai-compatible/index.js';
 import type { UpstreamModelProvider } from './providers/shared/upstream-runtime.js';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { silentTracing } from './domain/observability.js';
 import { createMetrics, type Metrics } from './observability/metrics-registry.js';
+import { createTracing } from './observability/tracing.js';
 import { createAccessTokens } from './security/access-tokens.js';
 import {
   generateApiKeySecret,
@@ -191,8 +194,18 @@ function upstreamProviders(
   return map;
 }
 
+/** What tests inject instead of configuring it. */
+export interface AppOptions {
+  /** Turns tracing on and hands every ended span to this exporter. */
+  spanExporter?: SpanExporter;
+}
+
 /** The one place that picks implementations from the validated config. */
-export async function buildApp(config: Config, logger: Logger): Promise<App> {
+export async function buildApp(
+  config: Config,
+  logger: Logger,
+  options: AppOptions = {},
+): Promise<App> {
   const document = loadOpenApiDocument();
   const storage = await openStorage(config, logger);
   const redis = config.redis
@@ -206,6 +219,12 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
   const closers: (() => Promise<void>)[] = [];
   const metrics = createMetrics({ redisCommands: redis !== undefined });
   closers.push(async () => metrics.close());
+  const tracing = createTracing({
+    ...(config.tracing.otlpEndpoint ? { otlpEndpoint: config.tracing.otlpEndpoint } : {}),
+    ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
+  });
+  // Closers run once the server has drained: the last requests' spans are exported too.
+  if (tracing) closers.push(() => tracing.close());
   const closeAll = async () => {
     await Promise.all(providers.map((provider) => provider.close()));
     for (const close of closers) await close();
@@ -227,6 +246,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
     const router = new ModelRouter({
       routes: withBuiltInRoutes(modelsFile?.routes ?? []),
       providers: providerMap,
+      tracing: tracing?.tracing ?? silentTracing,
     });
     const tokens = await createAccessTokens({
       issuer: config.jwt.issuer,
@@ -318,6 +338,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
           logger,
           cache: responseCache(config, redis, logger),
           observer: metrics.inference,
+          tracing: tracing?.tracing ?? silentTracing,
         }),
         health: new HealthService(checks),
         organizations: new OrganizationService(store, cursors),
@@ -332,6 +353,7 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
         logger,
         document,
         metrics: metrics.http,
+        ...(tracing ? { tracer: tracing.http } : {}),
         corsOrigins: config.http.corsOrigins,
         bodyLimitBytes: config.http.bodyLimitBytes,
         requestTimeoutMs: config.http.requestTimeoutMs,

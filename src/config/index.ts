@@ -14,6 +14,8 @@ export interface Config {
     keepAliveTimeoutMs: number;
   };
   metrics: { host: string; port: number };
+  /** Unset: tracing is off and costs nothing. */
+  tracing: { otlpEndpoint?: string };
   database:
     | {
         kind: 'postgres';
@@ -114,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveTimeoutMs: 72_000,
     },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT },
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT } : {},
     database: e.DATABASE_URL
       ? {
           kind: 'postgres',

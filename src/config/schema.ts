@@ -33,6 +33,8 @@ export const envSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   METRICS_PORT: port.default(9464),
   METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  /** Traces are exported (OTLP/HTTP) only when this is set. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: urlWithProtocols(['http:', 'https:']),
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
   DATABASE_POOL_SIZE: positiveInt.max(1000).default(20),
   DATABASE_CONNECTION_TIMEOUT_MS: positiveInt.default(5000),

@@ -24,6 +24,7 @@ import { registerMethodNotAllowed } from './plugins/method-not-allowed.js';
 import { registerRequestContext, requestIdFrom } from './plugins/request-context.js';
 import { registerSecurity } from './plugins/security.js';
 import { registerServerTiming } from './plugins/server-timing.js';
+import { registerTracing, type HttpTracer } from './plugins/tracing.js';
 import { registerHealthRoutes } from './routes/ops/health.js';
 import { registerOpenApiRoutes } from './routes/ops/openapi.js';
 import { registerApiKeyRoutes } from './routes/v1/api-keys.js';
@@ -55,6 +56,8 @@ export interface HttpServices {
 export interface HttpOptions {
   logger: PinoLogger;
   metrics?: HttpMetricsRecorder;
+  /** Absent when tracing is off: no hook runs and no span is created. */
+  tracer?: HttpTracer;
   document: OpenApiDocument;
   corsOrigins: string[];
   bodyLimitBytes: number;
@@ -100,6 +103,8 @@ export async function buildHttpServer(
 
   // First, so that every response is counted, shutdown refusals included.
   if (options.metrics) registerHttpMetrics(app, options.metrics);
+  // Before every other hook, so that their log lines carry the trace id.
+  if (options.tracer) registerTracing(app, options.tracer);
 
   let closing = false;
   app.addHook('preClose', async () => {

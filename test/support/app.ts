@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/logger.js';
 
@@ -18,7 +18,10 @@ export interface TestApp {
 }
 
 /** A real app on a fresh embedded database in a temp dir (or on `env.DATABASE_URL` if given). */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: AppOptions = {},
+): Promise<TestApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'inference-api-test-'));
   const config = loadConfig({
     DATA_DIR: dataDir,
@@ -33,7 +36,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       callback();
     },
   });
-  const app = await buildApp(config, createLogger(config.logLevel, sink));
+  const app = await buildApp(config, createLogger(config.logLevel, sink), options);
   return {
     app,
     get logs() {

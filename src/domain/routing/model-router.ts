@@ -8,6 +8,7 @@ import type {
   ModelRoute,
   UpstreamTarget,
 } from '../ports.js';
+import { silentTracing, type SpanScope, type Tracing } from '../observability.js';
 import { planAttempts, type PlannedAttempt } from './attempt-order.js';
 
 /** What the caller supplies; the router fills in the upstream model and its timeout. */
@@ -46,6 +47,14 @@ export interface ModelRouterOptions {
   random?: () => number;
   /** Called once per upstream attempt, when its outcome is known (for metrics). */
   onAttempt?: AttemptListener;
+  /** One client span per upstream attempt; its traceparent is forwarded upstream. */
+  tracing?: Tracing;
+}
+
+export interface GenerateHooks {
+  onAttempt?: AttemptListener;
+  /** The span the attempt spans belong under (a stream has no current span of its own). */
+  span?: SpanScope;
 }
 
 export interface RouteDescription {
@@ -63,9 +72,11 @@ export class ModelRouter {
   private readonly providers: ReadonlyMap<string, ModelProvider>;
   private readonly random: () => number;
   private readonly onAttempt: AttemptListener | undefined;
+  private readonly tracing: Tracing;
 
   constructor(options: ModelRouterOptions) {
     this.providers = options.providers;
+    this.tracing = options.tracing ?? silentTracing;
     this.random = options.random ?? Math.random;
     this.onAttempt = options.onAttempt;
     const configured = (t: UpstreamTarget): boolean => this.providers.has(t.provider);
@@ -114,12 +125,12 @@ export class ModelRouter {
   generate(
     publicId: string,
     request: RoutedRequest,
-    hooks: { onAttempt?: AttemptListener } = {},
+    hooks: GenerateHooks = {},
   ): AsyncIterable<GenerationEvent> {
     const route = this.resolve(publicId);
     const plan = planAttempts(route, this.random);
     const listeners = [this.onAttempt, hooks.onAttempt].filter((l) => l !== undefined);
-    return this.run(route.id, plan, request, listeners);
+    return this.run(route.id, plan, request, listeners, hooks.span);
   }
 
   /** Counted by the provider of the route's first served row (for rate limiting). */
@@ -151,21 +162,43 @@ export class ModelRouter {
     plan: PlannedAttempt[],
     request: RoutedRequest,
     listeners: AttemptListener[],
+    parent: SpanScope | undefined,
   ): AsyncGenerator<GenerationEvent> {
     for (const [index, { target, fallback }] of plan.entries()) {
       const startedAt = performance.now();
       let outcome: AttemptOutcome = 'cancelled';
       let failure: unknown;
       let started = false;
+      const span = this.tracing.start(
+        `upstream ${target.provider} ${target.model}`,
+        {
+          'gen_ai.system': target.provider,
+          'gen_ai.request.model': target.model,
+          'inference.attempt': index + 1,
+          'inference.fallback': fallback,
+        },
+        { kind: 'client', ...(parent ? { parent } : {}) },
+      );
+      const traceparent = span.traceparent();
       try {
         const events = this.providerOf(target).generate({
           ...request,
           model: target.model,
           timeoutMs: target.timeoutMs,
+          ...(traceparent === undefined
+            ? {}
+            : { forwardHeaders: { ...request.forwardHeaders, traceparent } }),
         });
         for await (const event of events) {
           started = true;
-          if (event.type === 'done') outcome = 'completed';
+          if (event.type === 'done') {
+            outcome = 'completed';
+            span.setAttributes({
+              'gen_ai.response.finish_reasons': [event.finishReason],
+              'gen_ai.usage.input_tokens': event.usage.promptTokens,
+              'gen_ai.usage.output_tokens': event.usage.completionTokens,
+            });
+          }
           yield event;
           if (event.type === 'done') return;
         }
@@ -192,6 +225,9 @@ export class ModelRouter {
           durationMs: performance.now() - startedAt,
           ...(failure === undefined ? {} : { error: failure }),
         };
+        span.setAttributes({ 'inference.outcome': outcome });
+        if (failure !== undefined) span.fail(failure);
+        span.end();
         for (const listener of listeners) notify(listener, info);
       }
     }

@@ -9,7 +9,14 @@ import {
   type ResponseCache,
 } from '../cache/response-cache.js';
 import type { Logger } from '../logger.js';
-import { silentObserver, type InferenceObserver } from '../observability.js';
+import {
+  silentObserver,
+  silentTracing,
+  type InferenceObserver,
+  type SpanAttributes,
+  type SpanScope,
+  type Tracing,
+} from '../observability.js';
 import type { UsageSink } from '../usage/usage-recorder.js';
 import type {
   FinishReason,
@@ -76,6 +83,7 @@ export interface CompletionServiceDeps {
   logger: Logger;
   cache?: CompletionCacheSettings;
   observer?: InferenceObserver;
+  tracing?: Tracing;
 }
 
 export interface CompletionCacheSettings {
@@ -86,6 +94,11 @@ export interface CompletionCacheSettings {
 function errorCodeOf(error: unknown): string {
   return isAppError(error) ? error.code : 'INTERNAL_ERROR';
 }
+
+const OPERATION: Record<CompletionParams['endpoint'], string> = {
+  completions: 'text_completion',
+  'chat.completions': 'chat',
+};
 
 const ID_PREFIX: Record<CompletionParams['endpoint'], string> = {
   completions: 'cmpl-',
@@ -100,6 +113,7 @@ export class CompletionService {
   private readonly logger: Logger;
   private readonly cache: CompletionCacheSettings | undefined;
   private readonly observer: InferenceObserver;
+  private readonly tracing: Tracing;
 
   constructor(deps: CompletionServiceDeps) {
     this.router = deps.router;
@@ -109,6 +123,7 @@ export class CompletionService {
     this.logger = deps.logger;
     this.cache = deps.cache;
     this.observer = deps.observer ?? silentObserver;
+    this.tracing = deps.tracing ?? silentTracing;
   }
 
   private cacheKeyFor(ctx: CompletionContext, params: CompletionParams): string | null {
@@ -137,7 +152,15 @@ export class CompletionService {
     const id = ID_PREFIX[params.endpoint] + randomBytes(12).toString('base64url');
     const created = Math.floor(Date.now() / 1000);
     const key = this.cacheKeyFor(ctx, params);
-    const hit = key === null ? null : await this.cache?.store.get(key);
+    const store = this.cache?.store;
+    const hit =
+      key === null || !store
+        ? null
+        : await this.tracing.span('response cache lookup', {}, async (span) => {
+            const found = await store.get(key);
+            span.setAttributes({ 'inference.cache.hit': found !== null });
+            return found;
+          });
     if (hit) {
       const timing = { upstreamMs: 0 };
       return {
@@ -146,14 +169,14 @@ export class CompletionService {
         model: params.model,
         cache: 'hit',
         timing,
-        events: this.replay(ctx, params, hit),
+        events: this.replay(ctx, params, hit, this.generationSpan(params, 'hit')),
       };
     }
     const promptTokens = this.router.countPromptTokens(params.model, params.input);
-    const settle = await this.limits.reserveTokens(
-      ctx.principal,
-      promptTokens + params.maxTokens,
-      id,
+    const settle = await this.tracing.span(
+      'rate limit token reservation',
+      { 'inference.reserved_tokens': promptTokens + params.maxTokens },
+      () => this.limits.reserveTokens(ctx.principal, promptTokens + params.maxTokens, id),
     );
     let release: () => void;
     try {
@@ -162,11 +185,13 @@ export class CompletionService {
       await settle(0);
       throw error;
     }
+    const span = this.generationSpan(params, key === null ? 'bypass' : 'miss');
     let finished = false;
     /** `null` keeps the whole reservation: a cancelled stream's real usage is not known. */
     const finish = (actualTokens: number | null): void => {
       if (finished) return;
       finished = true;
+      span.end();
       release();
       if (actualTokens === null) return;
       settle(actualTokens).catch((error: unknown) =>
@@ -192,6 +217,7 @@ export class CompletionService {
         signal: ctx.signal,
       },
       {
+        span,
         onAttempt: (attempt) => {
           this.observer.upstreamAttempt({
             provider: attempt.provider,
@@ -212,6 +238,7 @@ export class CompletionService {
               fallback: attempt.fallback,
               outcome: attempt.outcome,
               duration_ms: Math.round(attempt.durationMs),
+              ...(span.traceId() === undefined ? {} : { trace_id: span.traceId() }),
               ...(attempt.error ? { error_code: errorCodeOf(attempt.error) } : {}),
             },
             'model attempt',
@@ -226,8 +253,28 @@ export class CompletionService {
       model: params.model,
       cache: key === null ? 'bypass' : 'miss',
       timing,
-      events: this.metered(ctx, params, events, { finish, progress, timing, cacheKey: key }),
+      events: this.metered(ctx, params, events, {
+        finish,
+        progress,
+        timing,
+        cacheKey: key,
+        span,
+      }),
     };
+  }
+
+  /** GenAI semantic-convention attributes; usage and finish reasons are added when it ends. */
+  private generationSpan(params: CompletionParams, cache: CacheStatus): SpanScope {
+    const operation = OPERATION[params.endpoint];
+    return this.tracing.start(`${operation} ${params.model}`, {
+      'gen_ai.operation.name': operation,
+      'gen_ai.request.model': params.model,
+      'gen_ai.request.max_tokens': params.maxTokens,
+      'gen_ai.request.temperature': params.temperature,
+      'gen_ai.request.top_p': params.topP,
+      'inference.stream': params.stream,
+      'inference.cache': cache,
+    });
   }
 
   /** A cached answer, replayed as the events a generation would have produced. */
@@ -235,9 +282,15 @@ export class CompletionService {
     ctx: CompletionContext,
     params: CompletionParams,
     hit: CachedCompletion,
+    span: SpanScope,
   ): AsyncGenerator<GenerationEvent> {
-    if (hit.text !== '') yield { type: 'text', text: hit.text };
-    yield { type: 'done', finishReason: hit.finishReason, usage: hit.usage };
+    try {
+      if (hit.text !== '') yield { type: 'text', text: hit.text };
+      yield { type: 'done', finishReason: hit.finishReason, usage: hit.usage };
+    } finally {
+      span.setAttributes(usageAttributes(hit.finishReason, hit.usage));
+      span.end();
+    }
     this.observer.generationFinished({
       model: params.model,
       organizationId: ctx.principal.organizationId,
@@ -286,6 +339,7 @@ export class CompletionService {
       progress: { started: boolean };
       timing: { upstreamMs: number };
       cacheKey: string | null;
+      span: SpanScope;
     },
   ): AsyncGenerator<GenerationEvent> {
     const { finish, progress, timing } = run;
@@ -294,6 +348,7 @@ export class CompletionService {
     let firstTokenMs: number | null = null;
     let usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
     let outcome: UsageOutcome = 'cancelled';
+    let finishReason: FinishReason | undefined;
     let text = '';
     const iterator = events[Symbol.asyncIterator]();
     try {
@@ -309,6 +364,7 @@ export class CompletionService {
           if (run.cacheKey !== null) text += event.text;
         } else {
           usage = event.usage;
+          finishReason = event.finishReason;
           outcome = 'completed';
           if (run.cacheKey !== null && this.cache) {
             const value = { text, finishReason: event.finishReason, usage };
@@ -320,11 +376,16 @@ export class CompletionService {
       }
     } catch (error) {
       outcome = ctx.signal.aborted ? 'cancelled' : 'failed';
+      run.span.fail(error);
       throw isAppError(error) ? error : new AppError('INTERNAL_ERROR', { cause: error });
     } finally {
       // Stops the provider's work when the consumer left early (a no-op once it has finished).
       await iterator.return?.().catch(() => undefined);
       if (outcome !== 'completed' && ctx.signal.aborted) outcome = 'cancelled';
+      run.span.setAttributes({
+        ...usageAttributes(finishReason, usage),
+        'inference.outcome': outcome,
+      });
       finish(outcome === 'completed' ? usage.promptTokens + usage.completionTokens : null);
       const durationMs = performance.now() - startedAt;
       this.observer.generationFinished({
@@ -364,4 +425,15 @@ export class CompletionService {
       stream: params.stream,
     });
   }
+}
+
+function usageAttributes(
+  finishReason: FinishReason | undefined,
+  usage: TokenUsage,
+): SpanAttributes {
+  return {
+    'gen_ai.response.finish_reasons': finishReason === undefined ? undefined : [finishReason],
+    'gen_ai.usage.input_tokens': usage.promptTokens,
+    'gen_ai.usage.output_tokens': usage.completionTokens,
+  };
 }

@@ -6,6 +6,7 @@ import {
   type RateLimitService,
 } from '../../domain/rate-limit/rate-limit-service.js';
 import type { AuthService } from '../../domain/services/auth-service.js';
+import { traced } from './tracing.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,12 +22,19 @@ declare module 'fastify' {
 export function authenticationHook(auth: AuthService, limits: RateLimitService) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     try {
-      request.principal = await auth.authenticate(request.headers.authorization);
+      request.principal = await traced(request, 'authenticate', () =>
+        auth.authenticate(request.headers.authorization),
+      );
     } catch (error) {
-      if (isAppError(error) && error.code === 'UNAUTHORIZED') await limits.admitAddress(request.ip);
+      if (isAppError(error) && error.code === 'UNAUTHORIZED') {
+        await traced(request, 'rate limit address', () => limits.admitAddress(request.ip));
+      }
       throw error;
     }
-    const headers = await limits.admitRequest(request.principal);
+    const principal = request.principal;
+    const headers = await traced(request, 'rate limit request', () =>
+      limits.admitRequest(principal),
+    );
     if (headers) reply.headers(rateLimitHeaderValues(headers));
   };
 }
@@ -34,7 +42,9 @@ export function authenticationHook(auth: AuthService, limits: RateLimitService) 
 /** For the routes that cannot require a credential (sign-in, refresh): limits per address. */
 export function addressLimitHook(limits: RateLimitService) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const headers = await limits.admitAddress(request.ip);
+    const headers = await traced(request, 'rate limit address', () =>
+      limits.admitAddress(request.ip),
+    );
     if (headers) reply.headers(rateLimitHeaderValues(headers));
   };
 }

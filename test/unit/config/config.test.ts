@@ -33,6 +33,12 @@ describe('loadConfig', () => {
     expect(config.adminApiKey).toBeUndefined();
     expect(config.redis).toBeUndefined();
     expect(config.sessionTtlSeconds).toBe(30 * 24 * 3600);
+    expect(config.tracing).toEqual({});
+  });
+
+  it('turns tracing on with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+    const config = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' });
+    expect(config.tracing).toEqual({ otlpEndpoint: 'http://collector:4318' });
   });
 
   it('uses PostgreSQL with the pool size when DATABASE_URL is set', () => {
@@ -65,6 +71,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://localhost' }, 'REDIS_URL'],
     [{ ADMIN_API_KEY: 'too-short' }, 'ADMIN_API_KEY'],
     [{ OPENAI_BASE_URL: 'not a url' }, 'OPENAI_BASE_URL'],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
     [{ RATE_LIMIT_RPM: '1.5' }, 'RATE_LIMIT_RPM'],
     [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],
     [{ CORS_ORIGINS: 'https://a.example.com/path' }, 'CORS_ORIGINS'],
