@@ -78,7 +78,7 @@ export async function startServer({ entry, env, startupTimeoutMs = 30_000 }) {
   const stop = async () => {
     if (exitStatus === undefined) {
       child.kill('SIGTERM');
-      const status = await Promise.race([exited, sleep(15_000, 'timeout')]);
+      const status = await Promise.race([exited, sleep(15_000, 'timeout', { ref: false })]);
       if (status === 'timeout') {
         child.kill('SIGKILL');
         await exited;
