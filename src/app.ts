@@ -275,7 +275,7 @@ export async function buildApp(
     });
     await auth.bootstrapAdminKey(config.adminApiKey);
     const horizon = () => auth.revocationHorizon(new Date());
-    const models = new ModelService(router);
+    const models = new ModelService(router, cursors);
     const usageRecorder = new UsageRecorder(storage.usage, logger.child({ component: 'usage' }));
     // Runs after the HTTP server has drained, before the database closes: nothing is lost on SIGTERM.
     closers.push(() => usageRecorder.close());
