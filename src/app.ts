@@ -54,9 +54,9 @@ import {
 import { createCursorCodec } from './security/cursors.js';
 import { MemoryLoginThrottle } from './security/memory-login-throttle.js';
 import { createPasswordHasher, dummyPasswordVerify } from './security/passwords.js';
-import { closeRedis, createRedisClient, pingRedis } from './security/redis-client.js';
-import { RedisLoginThrottle } from './security/redis-login-throttle.js';
-import { RedisRevocationList } from './security/redis-revocation-list.js';
+import { closeRedis, createRedisClient, pingRedis } from './storage/redis/redis-client.js';
+import { RedisLoginThrottle } from './storage/redis/redis-login-throttle.js';
+import { RedisRevocationList } from './storage/redis/redis-revocation-list.js';
 import { FailoverLoginThrottle, FailoverRevocationList } from './security/shared-state-failover.js';
 import { openPgliteStorage, openPostgresStorage } from './storage/index.js';
 

@@ -4,7 +4,7 @@ import {
   decision,
   DEFAULT_LOGIN_THROTTLE_POLICY,
   type LoginThrottlePolicy,
-} from './login-throttle-policy.js';
+} from '../domain/identity/login-throttle-policy.js';
 
 interface Entry {
   failures: number;

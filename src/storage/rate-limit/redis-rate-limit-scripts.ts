@@ -1,4 +1,4 @@
-import { LuaScript } from './lua-script.js';
+import { LuaScript } from '../redis/lua-script.js';
 
 // The clock is Redis's (TIME), so every instance judges by the same one; ARGV[1] is the TTL in ms
 // given to every key written. Numbers written to Redis go through string.format: Lua would print

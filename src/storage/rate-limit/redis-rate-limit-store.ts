@@ -13,7 +13,7 @@ import {
   wholeAmount,
   type UniqueOutcome,
 } from './limits.js';
-import type { LuaScript } from './lua-script.js';
+import type { LuaScript } from '../redis/lua-script.js';
 import { RESERVE, SETTLE, TAKE_REQUEST } from './redis-rate-limit-scripts.js';
 
 export interface RedisRateLimitStoreOptions {

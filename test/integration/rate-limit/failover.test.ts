@@ -2,7 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/domain/logger.js';
-import { closeRedis, createRedisClient, waitForRedis } from '../../../src/security/redis-client.js';
+import {
+  closeRedis,
+  createRedisClient,
+  waitForRedis,
+} from '../../../src/storage/redis/redis-client.js';
 import {
   FailoverRateLimitStore,
   type RateLimitMode,

@@ -8,7 +8,11 @@ import {
   type RateLimitDecision,
   type RateLimitStore,
 } from '../../../src/domain/rate-limit/ports.js';
-import { closeRedis, createRedisClient, waitForRedis } from '../../../src/security/redis-client.js';
+import {
+  closeRedis,
+  createRedisClient,
+  waitForRedis,
+} from '../../../src/storage/redis/redis-client.js';
 import { MemoryRateLimitStore } from '../../../src/storage/rate-limit/memory-rate-limit-store.js';
 import { RedisRateLimitStore } from '../../../src/storage/rate-limit/redis-rate-limit-store.js';
 import { cleanupRedisPrefix, REDIS_URL, uniqueRedisPrefix } from '../../support/redis.js';

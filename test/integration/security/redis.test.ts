@@ -5,16 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoginThrottle } from '../../../src/domain/identity/ports.js';
 import type { Logger } from '../../../src/domain/logger.js';
 import { silentLogger } from '../../../src/domain/logger.js';
-import type { LoginThrottlePolicy } from '../../../src/security/login-throttle-policy.js';
+import type { LoginThrottlePolicy } from '../../../src/domain/identity/login-throttle-policy.js';
 import { MemoryLoginThrottle } from '../../../src/security/memory-login-throttle.js';
 import {
   closeRedis,
   createRedisClient,
   pingRedis,
   waitForRedis,
-} from '../../../src/security/redis-client.js';
-import { RedisLoginThrottle } from '../../../src/security/redis-login-throttle.js';
-import { RedisRevocationList } from '../../../src/security/redis-revocation-list.js';
+} from '../../../src/storage/redis/redis-client.js';
+import { RedisLoginThrottle } from '../../../src/storage/redis/redis-login-throttle.js';
+import { RedisRevocationList } from '../../../src/storage/redis/redis-revocation-list.js';
 import { cleanupRedisPrefix, REDIS_URL, uniqueRedisPrefix } from '../../support/redis.js';
 
 const prefix = uniqueRedisPrefix();

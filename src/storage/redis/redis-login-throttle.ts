@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
-import type { LoginThrottle, LoginThrottleDecision } from '../domain/identity/ports.js';
+import type { LoginThrottle, LoginThrottleDecision } from '../../domain/identity/ports.js';
 import { LuaScript } from './lua-script.js';
 import {
   decision,
   DEFAULT_LOGIN_THROTTLE_POLICY,
   type LoginThrottlePolicy,
-} from './login-throttle-policy.js';
+} from '../../domain/identity/login-throttle-policy.js';
 
 // Each key is a hash: f = failures, p = pending attempts, t = last attempt (ms, Redis clock).
 // Both scripts read the clock with TIME so that every instance judges by the same one.

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { Logger } from '../domain/logger.js';
+import type { Logger } from '../../domain/logger.js';
 
 export interface RedisClientOptions {
   /** redis:// or rediss:// URL; never logged, it may hold a password. */

@@ -1,4 +1,4 @@
-import type { LoginThrottleDecision } from '../domain/identity/ports.js';
+import type { LoginThrottleDecision } from './ports.js';
 
 /**
  * The policy both LoginThrottle implementations apply, per key (e.g. `login:email:<sha256>`,

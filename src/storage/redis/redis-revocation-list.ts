@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RevocationList } from '../domain/identity/ports.js';
+import type { RevocationList } from '../../domain/identity/ports.js';
 
 export interface RedisRevocationListOptions {
   keyPrefix?: string;
