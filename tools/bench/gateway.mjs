@@ -10,7 +10,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { writeGatewaySection, renderGatewaySection } from './gateway/report.mjs';
+import { renderGatewaySection } from './gateway/report.mjs';
+import { writeSection } from './markdown.mjs';
 import { startFakeUpstream } from './gateway/processes.mjs';
 import { runWrkPost, wrkPostArgs, writePostScript } from './gateway/wrk-post.mjs';
 import { clockTicksPerSecond, cpuTicks } from './proc-cpu.mjs';
@@ -231,8 +232,9 @@ export async function runGatewayBenchmark({
     ]
       .map((arg) => (/[\s<>]/.test(arg) ? `'${arg}'` : arg))
       .join(' ');
-  writeGatewaySection(
+  writeSection(
     report,
+    'gateway',
     renderGatewaySection({
       scenarios,
       machine: describeMachine(version),

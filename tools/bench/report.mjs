@@ -1,7 +1,8 @@
 // Machine description and the markdown section written into docs/benchmarks.md.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { table } from './markdown.mjs';
 
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -27,15 +28,6 @@ export function describeMachine(wrkVersion) {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     wrk: wrkVersion,
   };
-}
-
-/** A markdown table padded the way Prettier pads it, so `prettier --check` stays clean. */
-function table(header, rows, align) {
-  const widths = header.map((_, c) => Math.max(3, ...[header, ...rows].map((r) => r[c].length)));
-  const line = (cells) =>
-    `| ${cells.map((cell, c) => (align[c] === 'r' ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' | ')} |`;
-  const rule = widths.map((w, c) => (align[c] === 'r' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)));
-  return [line(header), line(rule), ...rows.map(line)].join('\n');
 }
 
 const fixed = (value, digits) => value.toFixed(digits);
@@ -127,26 +119,4 @@ Command: \`${command}\`, which for each scenario runs
 \`\`\`sh
 ${wrkCommand}
 \`\`\``;
-}
-
-const START = '<!-- bench:rate-limiter:start -->';
-const END = '<!-- bench:rate-limiter:end -->';
-const INTRO = `# Benchmarks
-
-Measured numbers for the server, each section written by a script in \`tools/bench/\`. Rerun the
-script rather than editing a section by hand; the text between a section's marker comments is
-replaced on every run.
-`;
-
-/** Replaces only this benchmark's section, keeping the rest of the file. */
-export function writeSection(file, section) {
-  const block = `${START}\n\n${section}\n\n${END}`;
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : INTRO;
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
-  const next =
-    start !== -1 && end > start
-      ? `${current.slice(0, start)}${block}${current.slice(end + END.length)}`
-      : `${current.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, next);
 }

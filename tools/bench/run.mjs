@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { clockTicksPerSecond, cpuTicks } from './proc-cpu.mjs';
 import { deleteKeys, redisAnswers, redisServerPid } from './redis.mjs';
-import { describeMachine, renderSection, writeSection } from './report.mjs';
+import { writeSection } from './markdown.mjs';
+import { describeMachine, renderSection } from './report.mjs';
 import { snapshotBuild, startServer } from './server.mjs';
 import { runWrk, wrkVersion } from './wrk.mjs';
 
@@ -134,6 +135,7 @@ const wrkCommand =
   `http://127.0.0.1:<port>/v1/models`;
 writeSection(
   REPORT,
+  'rate-limiter',
   renderSection({
     scenarios: [...scenarios, baseline],
     machine: describeMachine(version),

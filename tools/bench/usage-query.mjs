@@ -12,7 +12,8 @@
 // database is dropped at the end, also after a failure.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { table, writeSection } from './markdown.mjs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,8 +34,6 @@ const MODELS = ['claude-3-5-sonnet', 'gpt-4o', 'gpt-4o-mini', 'llama-3-70b', 'lo
 const CHUNK = 1_000_000;
 const PAGE = 100; // the API's largest page
 const REPORT = 'docs/benchmarks.md';
-const START = '<!-- bench:usage-query:start -->';
-const END = '<!-- bench:usage-query:end -->';
 
 // The summary as it was before migration 003 (git history of usage-repository.ts): a GROUP BY
 // over every raw record of the range, with row-level security choosing the organization.
@@ -161,27 +160,6 @@ function firstMatch(file, pattern) {
   } catch {
     return 'unknown';
   }
-}
-
-/** A markdown table padded the way Prettier pads it, so `prettier --check` stays clean. */
-function table(header, rows, align) {
-  const widths = header.map((_, c) => Math.max(3, ...[header, ...rows].map((r) => r[c].length)));
-  const line = (cells) =>
-    `| ${cells.map((cell, c) => (align[c] === 'r' ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' | ')} |`;
-  const rule = widths.map((w, c) => (align[c] === 'r' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)));
-  return [line(header), line(rule), ...rows.map(line)].join('\n');
-}
-
-function writeSection(section) {
-  const block = `${START}\n\n${section}\n\n${END}`;
-  const current = existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : '# Benchmarks\n';
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
-  const next =
-    start !== -1 && end > start
-      ? `${current.slice(0, start)}${block}${current.slice(end + END.length)}`
-      : `${current.trimEnd()}\n\n${block}\n`;
-  writeFileSync(REPORT, next);
 }
 
 const speedUp = (ratio) =>
@@ -439,7 +417,7 @@ async function main() {
 
 function publish(results) {
   const section = render(results);
-  if (WRITE_REPORT) writeSection(section);
+  if (WRITE_REPORT) writeSection(REPORT, 'usage-query', section);
   console.log(section);
 }
 

@@ -1,18 +1,6 @@
 // The "Gateway overhead" section of docs/benchmarks.md, between its own marker comments.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { table } from '../markdown.mjs';
 import { median } from '../report.mjs';
-
-const START = '<!-- bench:gateway:start -->';
-const END = '<!-- bench:gateway:end -->';
-
-/** A markdown table padded the way Prettier pads it, so `prettier --check` stays clean. */
-function table(header, rows, align) {
-  const widths = header.map((_, c) => Math.max(3, ...[header, ...rows].map((r) => r[c].length)));
-  const line = (cells) =>
-    `| ${cells.map((cell, c) => (align[c] === 'r' ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' | ')} |`;
-  const rule = widths.map((w, c) => (align[c] === 'r' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)));
-  return [line(header), line(rule), ...rows.map(line)].join('\n');
-}
 
 const fixed = (value, digits) => value.toFixed(digits);
 const signed = (value, digits) => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)}`;
@@ -139,17 +127,4 @@ to the body):
 \`\`\`lua
 ${luaScript.trimEnd()}
 \`\`\``;
-}
-
-/** Replaces only this benchmark's section (appending it the first time), keeping the rest. */
-export function writeGatewaySection(file, section) {
-  const block = `${START}\n\n${section}\n\n${END}`;
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
-  const next =
-    start !== -1 && end > start
-      ? `${current.slice(0, start)}${block}${current.slice(end + END.length)}`
-      : `${current.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, next);
 }
