@@ -59,6 +59,8 @@ export interface AppErrorOptions {
   param?: string | null;
   details?: ErrorDetail[];
   headers?: Record<string, string>;
+  /** Facts for the server's log line about this error; never sent to the client. */
+  logFields?: Record<string, string | number>;
   cause?: unknown;
 }
 
@@ -69,6 +71,7 @@ export class AppError extends Error {
   readonly param: string | null;
   readonly details: ErrorDetail[];
   readonly headers: Record<string, string>;
+  readonly logFields: Record<string, string | number>;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry = ERROR_CATALOG[code];
@@ -83,6 +86,7 @@ export class AppError extends Error {
     this.details = options.details ?? [];
     this.param = options.param ?? this.details[0]?.field ?? null;
     this.headers = options.headers ?? {};
+    this.logFields = options.logFields ?? {};
   }
 }
 

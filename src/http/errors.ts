@@ -86,6 +86,9 @@ export function errorHandler(
   const appError = toAppError(error);
   if (appError.status >= 500) {
     request.log.error({ err: appError.cause ?? appError, code: appError.code }, 'request failed');
+  } else if (appError.code === 'RATE_LIMITED') {
+    // One line per rejection, naming the limit, so that a throttled client can be explained.
+    request.log.warn({ code: appError.code, ...appError.logFields }, 'rate limit rejected');
   } else {
     // Client errors are logged without their message: parser messages can quote the body.
     request.log.info({ code: appError.code, param: appError.param }, 'request rejected');

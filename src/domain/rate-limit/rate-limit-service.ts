@@ -76,7 +76,7 @@ export class RateLimitService {
     const headers = headersOf(decision);
     if (!decision.allowed) {
       this.observer.rateLimited('requests');
-      throw limited(decision, headers, 'Too many requests');
+      throw limited('requests', decision, headers, 'Too many requests');
     }
     return headers;
   }
@@ -90,7 +90,7 @@ export class RateLimitService {
     const headers = headersOf(decision);
     if (!decision.allowed) {
       this.observer.rateLimited('address');
-      throw limited(decision, headers, 'Too many requests from this address');
+      throw limited('address', decision, headers, 'Too many requests from this address');
     }
     return headers;
   }
@@ -113,6 +113,7 @@ export class RateLimitService {
       const state = decision.states.find((s) => s.key === decision.refusedBy);
       const tooBig = state !== undefined && amount > state.limit;
       throw limited(
+        'tokens',
         decision,
         null,
         tooBig
@@ -130,14 +131,30 @@ function headersOf(decision: RateLimitDecision): RateLimitHeaders | null {
   return { limit: own.limit, remaining: own.remaining, resetAtMs: own.resetAtMs };
 }
 
+// Bucket keys look like `rpm:org:<id>`; the log names the owner kind, not the id.
+const OWNER_OF_KEY: Record<string, string> = {
+  key: 'credential',
+  user: 'user',
+  org: 'organization',
+  addr: 'address',
+};
+
 function limited(
+  limit: 'requests' | 'tokens' | 'address',
   decision: RateLimitDecision,
   headers: RateLimitHeaders | null,
   message: string,
 ): AppError {
-  const retryAfter = String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
+  const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  const retryAfter = String(retryAfterSeconds);
+  const ownerKind = decision.refusedBy?.split(':')[1] ?? '';
   return new AppError('RATE_LIMITED', {
     message,
+    logFields: {
+      limit,
+      refused_by: OWNER_OF_KEY[ownerKind] ?? 'unknown',
+      retry_after_s: retryAfterSeconds,
+    },
     headers: {
       'retry-after': retryAfter,
       ...(headers ? rateLimitHeaderValues(headers) : {}),

@@ -150,9 +150,11 @@ export class AuthService {
     const decision = await throttle.check(keys);
     if (!decision.allowed) {
       this.deps.observer?.rateLimited('sign_in');
+      const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterSeconds));
       throw new AppError('RATE_LIMITED', {
         message: 'Too many failed sign-in attempts; retry later',
-        headers: { 'retry-after': String(Math.max(1, Math.ceil(decision.retryAfterSeconds))) },
+        headers: { 'retry-after': String(retryAfterSeconds) },
+        logFields: { limit: 'sign_in', refused_by: 'sign_in', retry_after_s: retryAfterSeconds },
       });
     }
     const user = await store.findUserByEmail(normalized);

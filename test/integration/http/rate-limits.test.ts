@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../support/app.js';
-import { apiClient, type Api } from '../../support/client.js';
+import { apiClient, type Api, type ApiResponse } from '../../support/client.js';
 import { createKey, createTenant, TENANT_PASSWORD, type Tenant } from '../../support/tenant.js';
 
 let t: TestApp;
@@ -31,7 +31,7 @@ describe('request limits', () => {
       tokens_per_minute: 100_000,
     });
     const statuses: number[] = [];
-    let refused;
+    let refused: ApiResponse | undefined;
     for (let i = 0; i < 7; i += 1) {
       const res = await api('GET', '/v1/models', { token: key });
       statuses.push(res.status);
@@ -44,6 +44,17 @@ describe('request limits', () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(12);
     expect(refused?.headers['x-ratelimit-remaining']).toBe('0');
+    // Each refusal has its own log line naming the limit and whose bucket ran dry.
+    const line = t.logs.find(
+      (l) => l.request_id === refused?.headers['x-request-id'] && l.msg === 'rate limit rejected',
+    );
+    expect(line).toMatchObject({
+      level: 'warn',
+      code: 'RATE_LIMITED',
+      limit: 'requests',
+      refused_by: 'credential',
+      retry_after_s: retryAfter,
+    });
     // Another credential of the same user is not affected.
     expect((await api('GET', '/v1/models', { token: tenant.accessToken })).status).toBe(200);
   });
@@ -67,6 +78,9 @@ describe('request limits', () => {
       body: { ...body, max_tokens: 60 },
     });
     expect(third.status).toBe(429);
+    expect(
+      t.logs.find((l) => l.request_id === third.headers['x-request-id'] && l.code),
+    ).toMatchObject({ msg: 'rate limit rejected', limit: 'tokens', refused_by: 'credential' });
     const tooMuch = await api('POST', '/v1/completions', {
       token: key,
       body: { ...body, max_tokens: 500 },
@@ -103,6 +117,9 @@ describe('per-address limits', () => {
       const statuses = [];
       for (let i = 0; i < 4; i += 1) statuses.push((await attempt()).status);
       expect(statuses).toEqual([401, 401, 401, 429]);
+      expect(small.logs.filter((l) => l.msg === 'rate limit rejected')).toEqual([
+        expect.objectContaining({ limit: 'address', refused_by: 'address' }),
+      ]);
       // Requests with a refused credential are charged to the address too.
       const other = await smallApi('GET', '/v1/models', {
         token: 'sk-bogus',
