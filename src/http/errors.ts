@@ -39,8 +39,14 @@ export function toAppError(error: unknown): AppError {
   const fastifyError = error as Partial<FastifyError> & { validationContext?: string };
   if (fastifyError.validation) {
     const part = fastifyError.validationContext ?? 'body';
-    const details = toDetails(fastifyError.validation as never, PART_NAMES[part] ?? part);
+    const errors = fastifyError.validation as { keyword: string }[];
+    const details = toDetails(errors as never, PART_NAMES[part] ?? part);
+    // An unrecognised field is named by the client: the answer names it, the log must not.
+    const unrecognised = errors.some((e) => e.keyword === 'additionalProperties');
     return new AppError('VALIDATION_ERROR', {
+      ...(unrecognised
+        ? { logFields: { param: `(unrecognised ${PART_NAMES[part] ?? part} field)` } }
+        : {}),
       message:
         part === 'body'
           ? 'Request body failed schema validation'
@@ -91,7 +97,10 @@ export function errorHandler(
     request.log.warn({ code: appError.code, ...appError.logFields }, 'rate limit rejected');
   } else {
     // Client errors are logged without their message: parser messages can quote the body.
-    request.log.info({ code: appError.code, param: appError.param }, 'request rejected');
+    request.log.info(
+      { code: appError.code, param: appError.param, ...appError.logFields },
+      'request rejected',
+    );
   }
   return sendError(request, reply, appError);
 }
