@@ -3,11 +3,14 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# package.json overrides point node-llama-cpp's unused platform binaries at this empty package.
+COPY tools/npm ./tools/npm
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY tools ./tools
 COPY openapi ./openapi
 COPY src ./src
+COPY models ./models
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

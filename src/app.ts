@@ -38,11 +38,12 @@ import { withBuiltInRoutes } from './domain/routing/built-in-routes.js';
 import { ModelRouter } from './domain/routing/model-router.js';
 import { createAnthropicProvider } from './providers/anthropic/index.js';
 import { createLocalProvider } from './providers/local/index.js';
+import { localModelSettings } from './config/local-models.js';
 import { createOpenAICompatibleProvider } from './providers/openai-compatible/index.js';
 import type { UpstreamModelProvider } from './providers/shared/upstream-runtime.js';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { silentTracing } from './domain/observability.js';
-import { createMetrics, type Metrics } from './observability/metrics-registry.js';
+import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics-registry.js';
 import { createTracing } from './observability/tracing.js';
 import { createAccessTokens } from './security/access-tokens.js';
 import {
@@ -63,7 +64,10 @@ import { openPgliteStorage, openPostgresStorage } from './storage/index.js';
 export interface App {
   http: FastifyInstance;
   storage: Storage;
-  /** Prometheus registry and recorders; main.ts serves it on METRICS_PORT. */
+  /**
+   * Prometheus registry and recorders; main.ts serves it on METRICS_PORT. With
+   * METRICS_ENABLED=false every recorder is a no-op and the registry stays empty.
+   */
   metrics: Metrics;
   /** Writes buffered usage records now (they are otherwise written in batches). */
   flushUsage(): Promise<void>;
@@ -217,7 +221,9 @@ export async function buildApp(
     : undefined;
   const providers: ModelProvider[] = [];
   const closers: (() => Promise<void>)[] = [];
-  const metrics = createMetrics({ redisCommands: redis !== undefined });
+  const metrics = config.metrics.enabled
+    ? createMetrics({ redisCommands: redis !== undefined })
+    : disabledMetrics();
   closers.push(async () => metrics.close());
   const tracing = createTracing({
     ...(config.tracing.otlpEndpoint ? { otlpEndpoint: config.tracing.otlpEndpoint } : {}),
@@ -235,16 +241,16 @@ export async function buildApp(
     const modelsFile = config.modelsFile ? loadModelsFile(config.modelsFile) : undefined;
     const upstreams = upstreamProviders(config, modelsFile, logger);
     const providerMap = new Map<string, ModelProvider>(upstreams);
-    providerMap.set(
-      'local',
-      createLocalProvider({
-        workers: config.localModel.workers,
-        logger: logger.child({ component: 'local-model' }),
-      }),
-    );
+    const routes = withBuiltInRoutes(modelsFile?.routes ?? []);
     providers.push(...providerMap.values());
+    const local = await createLocalProvider({
+      models: localModelSettings(config, modelsFile, routes),
+      logger: logger.child({ component: 'local-model' }),
+    });
+    providerMap.set('local', local);
+    providers.push(local);
     const router = new ModelRouter({
-      routes: withBuiltInRoutes(modelsFile?.routes ?? []),
+      routes,
       providers: providerMap,
       tracing: tracing?.tracing ?? silentTracing,
     });
@@ -352,7 +358,8 @@ export async function buildApp(
       {
         logger,
         document,
-        metrics: metrics.http,
+        // Off: the plugin is not registered, so no hook runs per request.
+        ...(metrics.enabled ? { metrics: metrics.http } : {}),
         ...(tracing ? { tracer: tracing.http } : {}),
         corsOrigins: config.http.corsOrigins,
         bodyLimitBytes: config.http.bodyLimitBytes,

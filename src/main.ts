@@ -16,12 +16,15 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const app = await buildApp(config, logger);
-  const metricsServer = await startMetricsServer({
-    host: config.metrics.host,
-    port: config.metrics.port,
-    registry: app.metrics.registry,
-    logger,
-  });
+  // METRICS_ENABLED=false: no listener at all (and nothing recorded, see buildApp).
+  const metricsServer = config.metrics.enabled
+    ? await startMetricsServer({
+        host: config.metrics.host,
+        port: config.metrics.port,
+        registry: app.metrics.registry,
+        logger,
+      })
+    : undefined;
   if (!config.adminApiKey) {
     logger.warn({}, 'ADMIN_API_KEY is not set: no credential can call /v1 until it is');
   }
@@ -39,7 +42,7 @@ async function main(): Promise<void> {
     // Metrics stay scrapeable while requests drain.
     app
       .close()
-      .then(() => metricsServer.close())
+      .then(() => metricsServer?.close())
       .then(
         () => {
           logger.info({}, 'shutdown complete');
@@ -55,7 +58,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   const address = await app.http.listen({ host: config.http.host, port: config.http.port });
-  logger.info({ address, metrics: metricsServer.address, storage: app.storage.kind }, 'listening');
+  logger.info(
+    { address, metrics: metricsServer?.address ?? 'off', storage: app.storage.kind },
+    'listening',
+  );
 }
 
 main().catch((error: unknown) => {

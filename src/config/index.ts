@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { envSchema } from './schema.js';
+
+/**
+ * The model trained by tools/model/train.py; the build copies models/ beside dist/src, so this
+ * relative path holds from src/ (tests) and from dist/src/ (npm start).
+ */
+const BUNDLED_MODEL_PATH = fileURLToPath(
+  new URL('../../models/tiny-wordnet.gguf', import.meta.url),
+);
 
 export interface Config {
   http: {
@@ -13,7 +22,8 @@ export interface Config {
     connectionTimeoutMs: number;
     keepAliveTimeoutMs: number;
   };
-  metrics: { host: string; port: number };
+  /** enabled false: no `/metrics` listener, and every metric recorder is a no-op. */
+  metrics: { enabled: boolean; host: string; port: number };
   /** Unset: tracing is off and costs nothing. */
   tracing: { otlpEndpoint?: string };
   database:
@@ -54,7 +64,8 @@ export interface Config {
     eventLoopLagLimitMs: number;
     heapUsedRatioLimit: number;
   };
-  localModel: { workers: number };
+  /** Defaults for local models; MODELS_FILE targets may set their own. */
+  localModel: { threads: number; contexts: number; bundledPath: string };
   logLevel: string;
   shutdownTimeoutMs: number;
 }
@@ -115,7 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       connectionTimeoutMs: 120_000,
       keepAliveTimeoutMs: 72_000,
     },
-    metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT },
+    metrics: { enabled: e.METRICS_ENABLED, host: e.METRICS_HOST, port: e.METRICS_PORT },
     tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT } : {},
     database: e.DATABASE_URL
       ? {
@@ -173,7 +184,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       eventLoopLagLimitMs: e.EVENT_LOOP_LAG_LIMIT_MS,
       heapUsedRatioLimit: e.HEAP_USED_LIMIT_RATIO,
     },
-    localModel: { workers: e.LOCAL_MODEL_WORKERS },
+    localModel: {
+      threads: e.LOCAL_MODEL_THREADS,
+      contexts: e.LOCAL_MODEL_CONTEXTS,
+      bundledPath: BUNDLED_MODEL_PATH,
+    },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };

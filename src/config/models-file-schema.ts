@@ -59,16 +59,32 @@ function targetFields(known: ReadonlySet<string>) {
     }),
     model: z.string(rule('must be a string')).min(1, 'must not be empty').max(256, 'is too long'),
     timeout_ms: intBetween(100, 600_000).optional(),
+    // Local (llama.cpp) targets only: the GGUF file and how to run it.
+    path: z.string(rule('must be a file path')).min(1, 'must not be empty').optional(),
+    context_size: intBetween(16, 1_048_576).optional(),
+    threads: intBetween(1, 256).optional(),
+    contexts: intBetween(1, 64).optional(),
   };
 }
 
-/** Caught here rather than as a 422 on every request to the route. */
-function localServesOneModel(row: { provider: string; model: string }, ctx: z.RefinementCtx): void {
-  if (row.provider === 'local' && row.model !== LOCAL_MODEL_ID) {
+const LOCAL_ONLY = ['path', 'context_size', 'threads', 'contexts'] as const;
+
+/** Caught here rather than as a failed request on every call to the route. */
+function localFieldsOnLocalTargets(
+  row: { provider: string; model: string } & Partial<Record<(typeof LOCAL_ONLY)[number], unknown>>,
+  ctx: z.RefinementCtx,
+): void {
+  if (row.provider !== 'local') {
+    for (const key of LOCAL_ONLY) {
+      if (row[key] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'applies only to provider local' });
+      }
+    }
+  } else if (row.model !== LOCAL_MODEL_ID && row.path === undefined) {
     ctx.addIssue({
       code: 'custom',
-      path: ['model'],
-      message: `the local provider serves only "${LOCAL_MODEL_ID}"`,
+      path: ['path'],
+      message: `is required: the GGUF file of local model "${row.model}" (only "${LOCAL_MODEL_ID}" is bundled)`,
     });
   }
 }
@@ -77,9 +93,9 @@ export function modelsFileSchema(known: ReadonlySet<string>) {
   const fields = targetFields(known);
   const target = z
     .strictObject({ ...fields, weight: intBetween(1, 1000).optional() })
-    .superRefine(localServesOneModel);
+    .superRefine(localFieldsOnLocalTargets);
   // `weight` shares traffic among targets only; fallbacks are tried strictly in order.
-  const fallback = z.strictObject(fields).superRefine(localServesOneModel);
+  const fallback = z.strictObject(fields).superRefine(localFieldsOnLocalTargets);
   const model = z.strictObject({
     id: z
       .string(rule('must be a string'))

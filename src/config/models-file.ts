@@ -22,8 +22,20 @@ export interface UpstreamProviderConfig {
   apiKey?: string;
 }
 
+/** A `provider: local` target's file and settings; unset fields take the LOCAL_MODEL_* defaults. */
+export interface LocalModelEntry {
+  name: string;
+  /** Absolute; a relative path in the file is relative to the file's directory. */
+  path?: string;
+  contextSize?: number;
+  threads?: number;
+  contexts?: number;
+}
+
 export interface ModelsFile {
   providers: UpstreamProviderConfig[];
+  /** One per local model name the file's targets use. */
+  localModels: LocalModelEntry[];
   /** The file's routes only; combine with the built-in table through withBuiltInRoutes. */
   routes: ModelRoute[];
 }
@@ -42,7 +54,8 @@ export function loadModelsFile(file: string, env: NodeJS.ProcessEnv = process.en
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const providers = resolveProviders(parsed.data, env);
-  return { providers, routes: parsed.data.models.map(toRoute) };
+  const localModels = collectLocalModels(parsed.data, path.dirname(path.resolve(file)));
+  return { providers, localModels, routes: parsed.data.models.map(toRoute) };
 }
 
 function readText(file: string): string {
@@ -166,7 +179,51 @@ function resolveProviders(
 }
 
 type DocumentModel = ModelsFileDocument['models'][number];
-type DocumentRow = { provider: string; model: string; weight?: number; timeout_ms?: number };
+type DocumentRow = {
+  provider: string;
+  model: string;
+  weight?: number;
+  timeout_ms?: number;
+  path?: string | undefined;
+  context_size?: number | undefined;
+  threads?: number | undefined;
+  contexts?: number | undefined;
+};
+
+/** A model name may appear in many targets, but must mean one file with one set of settings. */
+function collectLocalModels(document: ModelsFileDocument, baseDir: string): LocalModelEntry[] {
+  const entries = new Map<string, { entry: LocalModelEntry; where: string }>();
+  const problems: string[] = [];
+  document.models.forEach((model, index) => {
+    const rows: [string, DocumentRow[]][] = [
+      ['targets', model.targets],
+      ['fallbacks', model.fallbacks ?? []],
+    ];
+    for (const [list, listRows] of rows) {
+      listRows.forEach((row, position) => {
+        if (row.provider !== 'local') return;
+        const where = formatPath(['models', index, list, position]);
+        const entry: LocalModelEntry = {
+          name: row.model,
+          ...(row.path === undefined ? {} : { path: path.resolve(baseDir, row.path) }),
+          ...(row.context_size === undefined ? {} : { contextSize: row.context_size }),
+          ...(row.threads === undefined ? {} : { threads: row.threads }),
+          ...(row.contexts === undefined ? {} : { contexts: row.contexts }),
+        };
+        const earlier = entries.get(row.model);
+        if (!earlier) {
+          entries.set(row.model, { entry, where });
+        } else if (JSON.stringify(earlier.entry) !== JSON.stringify(entry)) {
+          problems.push(
+            `${SETTING}: ${where}: local model "${row.model}" has other settings than at ${earlier.where}`,
+          );
+        }
+      });
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return [...entries.values()].map(({ entry }) => entry);
+}
 
 function toTarget(row: DocumentRow): UpstreamTarget {
   return {

@@ -33,6 +33,11 @@ export const envSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   METRICS_PORT: port.default(9464),
   METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  /** false: no metrics listener and no metric is recorded (every recorder is a no-op). */
+  METRICS_ENABLED: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('true')
+    .transform((value) => value === 'true'),
   /** Traces are exported (OTLP/HTTP) only when this is set. */
   OTEL_EXPORTER_OTLP_ENDPOINT: urlWithProtocols(['http:', 'https:']),
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
@@ -105,7 +110,9 @@ export const envSchema = z.object({
   TLS_CERT_FILE: optionalString,
   TLS_KEY_FILE: optionalString,
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  LOCAL_MODEL_WORKERS: positiveInt.max(64).default(1),
+  // Measured on 2 cores: one thread per generation beats two (docs/benchmarks.md).
+  LOCAL_MODEL_THREADS: positiveInt.max(256).default(1),
+  LOCAL_MODEL_CONTEXTS: positiveInt.max(64).default(2),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(30000),
 });
 

@@ -85,8 +85,8 @@ export interface ModelProvider {
   readonly name: string;
   models(): ModelDescriptor[];
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent>;
-  /** Prompt tokens of an input as this provider's model counts them (for rate limiting). */
-  countPromptTokens(input: GenerationInput): number;
+  /** Prompt tokens of an input as `model` (the provider's name for it) counts them. */
+  countPromptTokens(input: GenerationInput, model: string): number;
   close(): Promise<void>;
 }
 

@@ -52,7 +52,7 @@ export interface paths {
             path: {
                 /**
                  * @description The public id of a model, as listed by `GET /v1/models`.
-                 * @example local-ngram
+                 * @example tiny-wordnet
                  */
                 id: components["parameters"]["ModelIdPath"];
             };
@@ -800,7 +800,7 @@ export interface components {
          * @description A public model id, as listed by `GET /v1/models`. Which models exist is checked by the
          *     server: an unknown one is `422 VALIDATION_ERROR` naming `model` (or `404` on
          *     `GET /v1/models/{id}`).
-         * @example local-ngram
+         * @example tiny-wordnet
          * @example gpt-4o
          */
         ModelId: string;
@@ -830,7 +830,7 @@ export interface components {
         /**
          * @description A text completion request. Any field not listed here is `422`.
          * @example {
-         *       "model": "local-ngram",
+         *       "model": "tiny-wordnet",
          *       "prompt": "Say this is a test.",
          *       "max_tokens": 16,
          *       "temperature": 0
@@ -882,7 +882,7 @@ export interface components {
         /**
          * @description A chat completion request. Any field not listed here is `422`.
          * @example {
-         *       "model": "local-ngram",
+         *       "model": "tiny-wordnet",
          *       "messages": [
          *         {
          *           "role": "user",
@@ -1881,7 +1881,7 @@ export interface components {
         Cursor: string;
         /**
          * @description The public id of a model, as listed by `GET /v1/models`.
-         * @example local-ngram
+         * @example tiny-wordnet
          */
         ModelIdPath: components["schemas"]["ModelId"];
         /**
@@ -1917,7 +1917,7 @@ export interface components {
         EndDate: components["schemas"]["Date"];
         /**
          * @description Only the usage of this model (a public model id).
-         * @example local-ngram
+         * @example tiny-wordnet
          */
         ModelQuery: components["schemas"]["ModelId"];
     };
@@ -2051,7 +2051,7 @@ export interface operations {
                      *       "object": "list",
                      *       "data": [
                      *         {
-                     *           "id": "local-ngram",
+                     *           "id": "tiny-wordnet",
                      *           "object": "model",
                      *           "created": 1735689600,
                      *           "owned_by": "local"
@@ -2103,7 +2103,7 @@ export interface operations {
             path: {
                 /**
                  * @description The public id of a model, as listed by `GET /v1/models`.
-                 * @example local-ngram
+                 * @example tiny-wordnet
                  */
                 id: components["parameters"]["ModelIdPath"];
             };
@@ -2125,7 +2125,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": "local-ngram",
+                     *       "id": "tiny-wordnet",
                      *       "object": "model",
                      *       "created": 1735689600,
                      *       "owned_by": "local"
@@ -2180,7 +2180,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "model": "local-ngram",
+                 *       "model": "tiny-wordnet",
                  *       "prompt": "Say this is a test.",
                  *       "max_tokens": 16,
                  *       "temperature": 0
@@ -2197,9 +2197,9 @@ export interface operations {
              *     ending with the literal event `data: [DONE]`:
              *
              *     ```
-             *     data: {"id":"cmpl-3QJ1","object":"text_completion","created":1732521600,"model":"local-ngram","choices":[{"index":0,"text":"This","finish_reason":null,"logprobs":null}]}
+             *     data: {"id":"cmpl-3QJ1","object":"text_completion","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"text":"This","finish_reason":null,"logprobs":null}]}
              *
-             *     data: {"id":"cmpl-3QJ1","object":"text_completion","created":1732521600,"model":"local-ngram","choices":[{"index":0,"text":" is a test.","finish_reason":"stop","logprobs":null}]}
+             *     data: {"id":"cmpl-3QJ1","object":"text_completion","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"text":" is a test.","finish_reason":"stop","logprobs":null}]}
              *
              *     data: [DONE]
              *     ```
@@ -2221,7 +2221,7 @@ export interface operations {
                      *       "id": "cmpl-3QJ1",
                      *       "object": "text_completion",
                      *       "created": 1732521600,
-                     *       "model": "local-ngram",
+                     *       "model": "tiny-wordnet",
                      *       "choices": [
                      *         {
                      *           "index": 0,
@@ -2291,7 +2291,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "model": "local-ngram",
+                 *       "model": "tiny-wordnet",
                  *       "messages": [
                  *         {
                  *           "role": "system",
@@ -2320,13 +2320,13 @@ export interface operations {
              *     `ErrorResponse`), ending with the literal event `data: [DONE]`:
              *
              *     ```
-             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"local-ngram","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"logprobs":null}]}
+             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"logprobs":null}]}
              *
-             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"local-ngram","choices":[{"index":0,"delta":{"content":"This is a test."},"finish_reason":null,"logprobs":null}]}
+             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"delta":{"content":"This is a test."},"finish_reason":null,"logprobs":null}]}
              *
-             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"local-ngram","choices":[{"index":0,"delta":{},"finish_reason":"stop","logprobs":null}]}
+             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"delta":{},"finish_reason":"stop","logprobs":null}]}
              *
-             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"local-ngram","choices":[],"usage":{"prompt_tokens":21,"completion_tokens":5,"total_tokens":26}}
+             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[],"usage":{"prompt_tokens":21,"completion_tokens":5,"total_tokens":26}}
              *
              *     data: [DONE]
              *     ```
@@ -2348,7 +2348,7 @@ export interface operations {
                      *       "id": "chatcmpl-9aZ2",
                      *       "object": "chat.completion",
                      *       "created": 1732521600,
-                     *       "model": "local-ngram",
+                     *       "model": "tiny-wordnet",
                      *       "choices": [
                      *         {
                      *           "index": 0,
@@ -3489,7 +3489,7 @@ export interface operations {
                 end_date?: components["parameters"]["EndDate"];
                 /**
                  * @description Only the usage of this model (a public model id).
-                 * @example local-ngram
+                 * @example tiny-wordnet
                  */
                 model?: components["parameters"]["ModelQuery"];
                 /**
@@ -3542,7 +3542,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "date": "2024-11-25",
-                     *           "model": "local-ngram",
+                     *           "model": "tiny-wordnet",
                      *           "requests": 42,
                      *           "prompt_tokens": 1200,
                      *           "completion_tokens": 3400,

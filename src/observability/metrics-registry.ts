@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { InferenceObserver } from '../domain/observability.js';
+import { silentObserver, type InferenceObserver } from '../domain/observability.js';
 import { createHttpRecorder, type HttpRecorder } from './http-recorder.js';
 import { createInferenceMetrics } from './inference-metrics.js';
 import { observeRedisCommands } from './redis-metrics.js';
@@ -23,6 +23,8 @@ export interface MetricsOptions {
 
 /** Every metric of one app instance, and the objects that feed them. */
 export interface Metrics {
+  /** False for `disabledMetrics()`: nothing is recorded, and there is nothing to serve. */
+  readonly enabled: boolean;
   readonly registry: Registry;
   /** For `registerHttpMetrics(app, metrics.http)`. */
   readonly http: HttpRecorder;
@@ -47,6 +49,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const saturation = createSaturationMetrics(registry);
   const redis = options.redisCommands ? observeRedisCommands(registry) : undefined;
   return {
+    enabled: true,
     registry,
     http: createHttpRecorder(registry),
     inference: createInferenceMetrics(registry, {
@@ -55,5 +58,21 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     watch: (sources) => saturation.watch(sources),
     setRateLimitStoreMode: (mode) => saturation.setRateLimitStoreMode(mode),
     close: () => redis?.stop(),
+  };
+}
+
+/**
+ * METRICS_ENABLED=false: every recorder is a no-op and the registry stays empty. No process
+ * collector runs and the Redis diagnostics channel is not subscribed to.
+ */
+export function disabledMetrics(): Metrics {
+  return {
+    enabled: false,
+    registry: new Registry(),
+    http: { observe: () => undefined, inFlight: () => undefined },
+    inference: silentObserver,
+    watch: () => undefined,
+    setRateLimitStoreMode: () => undefined,
+    close: () => undefined,
   };
 }

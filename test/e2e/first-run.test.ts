@@ -39,9 +39,9 @@ function suite(
         maxRetries: 0,
       });
       const models = await client.models.list();
-      expect(models.data.map((m) => m.id)).toContain('local-ngram');
+      expect(models.data.map((m) => m.id)).toContain('tiny-wordnet');
       const stream = await client.chat.completions.create({
-        model: 'local-ngram',
+        model: 'tiny-wordnet',
         messages: [{ role: 'user', content: 'Say something about the weather.' }],
         max_tokens: 24,
         stream: true,
@@ -68,7 +68,7 @@ function suite(
         maxRetries: 0,
       });
       const error = await client.completions
-        .create({ model: 'local-ngram', prompt: 'x', temperature: 5 })
+        .create({ model: 'tiny-wordnet', prompt: 'x', temperature: 5 })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.UnprocessableEntityError);
       const bad = new OpenAI({ apiKey: 'sk-nope', baseURL: `${server.url}/v1`, maxRetries: 0 });
@@ -86,7 +86,7 @@ function suite(
         'Content-Type: application/json',
         '-d',
         JSON.stringify({
-          model: 'local-ngram',
+          model: 'tiny-wordnet',
           messages: [{ role: 'user', content: 'Hello' }],
           stream: true,
           max_tokens: 8,
@@ -104,7 +104,7 @@ function suite(
         maxRetries: 0,
       });
       const stream = await client.completions.create({
-        model: 'local-ngram',
+        model: 'tiny-wordnet',
         prompt: 'The long story of the river begins',
         max_tokens: 2000,
         temperature: 1,

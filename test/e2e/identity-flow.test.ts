@@ -85,7 +85,7 @@ function flow(name: string, setup: () => Promise<Setup>) {
         maxRetries: 0,
       });
       const completion = await client.chat.completions.create({
-        model: 'local-ngram',
+        model: 'tiny-wordnet',
         messages: [{ role: 'user', content: 'Hello!' }],
         max_tokens: 8,
       });
@@ -101,7 +101,7 @@ function flow(name: string, setup: () => Promise<Setup>) {
         maxRetries: 0,
       });
       await expect(
-        viewer.completions.create({ model: 'local-ngram', prompt: 'x', max_tokens: 2 }),
+        viewer.completions.create({ model: 'tiny-wordnet', prompt: 'x', max_tokens: 2 }),
       ).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
 
       expect((await call('POST', '/v1/auth/logout', memberToken)).status).toBe(204);

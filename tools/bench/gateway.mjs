@@ -23,7 +23,7 @@ const REPORT = 'docs/benchmarks.md';
 const PROFILE_ENTRY = fileURLToPath(new URL('./gateway/cpu-profile-entry.mjs', import.meta.url));
 const LOADED = { connections: 16, warmupSeconds: 3 };
 const ONE_AT_A_TIME = { connections: 1, warmupSeconds: 1 };
-const REQUEST = {
+export const REQUEST = {
   model: 'gpt-4o',
   messages: [{ role: 'user', content: 'Say the sentence.' }],
   max_tokens: 32,
@@ -36,7 +36,7 @@ const EXPECTED_REPLY = 'The quick brown fox jumps over the lazy dog.'; // the fa
  * One request before any load, so a misconfiguration fails with its answer, not a wrk count.
  * No keep-alive: an idle pooled socket would hold the process open after the benchmark.
  */
-function checkOnce(url, authorization) {
+export function checkOnce(url, authorization) {
   const body = JSON.stringify(REQUEST);
   return new Promise((resolve, reject) => {
     const req = request(

@@ -150,3 +150,11 @@ console.log(`wrote ${REPORT} in ${((Date.now() - startedAt) / 1000).toFixed(0)} 
 // Gateway overhead: starts its own fake upstream and gateway, writes its own section.
 const { runGatewayBenchmark } = await import('./gateway.mjs');
 await runGatewayBenchmark();
+
+// Observability overhead: its own servers, fake upstream and OTLP sink; writes its own section.
+const { runObservabilityBenchmark } = await import('./observability.mjs');
+await runObservabilityBenchmark();
+
+// The built-in model: tokens per second, time to first token, threads, RSS; writes its section.
+const { runLocalModelBenchmark } = await import('./local-model.mjs');
+await runLocalModelBenchmark();

@@ -30,7 +30,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const WRITE_REPORT = process.env.BENCH_NO_REPORT === undefined;
 const DAYS = 365;
 const ORGANIZATIONS = 50;
-const MODELS = ['claude-3-5-sonnet', 'gpt-4o', 'gpt-4o-mini', 'llama-3-70b', 'local-ngram'];
+const MODELS = ['claude-3-5-sonnet', 'gpt-4o', 'gpt-4o-mini', 'llama-3-70b', 'tiny-wordnet'];
 const CHUNK = 1_000_000;
 const PAGE = 100; // the API's largest page
 const REPORT = 'docs/benchmarks.md';

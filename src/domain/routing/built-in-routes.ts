@@ -13,8 +13,8 @@ export const DEFAULT_TARGET_TIMEOUT_MS = 300_000;
  */
 export const ROUTE_CREATED = 1_735_689_600;
 
-/** The local provider knows exactly one model, under its public id. */
-export const LOCAL_MODEL_ID = 'local-ngram';
+/** The bundled model (models/README.md), served by the local provider under this id. */
+export const LOCAL_MODEL_ID = 'tiny-wordnet';
 
 function target(provider: string, model: string): UpstreamTarget {
   return {

@@ -137,7 +137,7 @@ export class ModelRouter {
   countPromptTokens(publicId: string, input: GenerationInput): number {
     const route = this.resolve(publicId);
     const first = route.targets[0] ?? route.fallbacks[0];
-    return this.providerOf(first).countPromptTokens(input);
+    return this.providerOf(first).countPromptTokens(input, first?.model ?? publicId);
   }
 
   /** The configured providers' names. */

@@ -1,4 +1,10 @@
-import type { FastifyInstance, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RouteHandlerMethod,
+} from 'fastify';
 import { CLIENT_CLOSED_REQUEST } from './http-metrics.js';
 
 /** The server span of one request. */
@@ -34,6 +40,26 @@ function header(value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** pino's, which Fastify's logger type leaves out. */
+type BindableLogger = FastifyBaseLogger & {
+  setBindings?: (bindings: Record<string, string>) => void;
+};
+
+/**
+ * Puts the trace id on every later log line of the request. Fastify gives each request a child
+ * logger of its own, so the id is added to it in place: a child of that fresh child would cost
+ * ~20 µs per request (V8 turns the first child into a prototype), more than the spans themselves.
+ */
+function bindTraceId(request: FastifyRequest, reply: FastifyReply, traceId: string): void {
+  const log: BindableLogger = request.log;
+  if (typeof log.setBindings === 'function') {
+    log.setBindings({ trace_id: traceId });
+    return;
+  }
+  request.log = log.child({ trace_id: traceId });
+  reply.log = request.log;
+}
+
 /**
  * A server span per request, and its trace id on every log line of the request. Register it before
  * the routes (it wraps their handlers) and before any hook that logs.
@@ -61,8 +87,7 @@ export function registerTracing(app: FastifyInstance, tracer: HttpTracer): void 
       tracestate: header(request.headers.tracestate),
     });
     request.traceSpan = span;
-    request.log = request.log.child({ trace_id: span.traceId });
-    reply.log = request.log;
+    bindTraceId(request, reply, span.traceId);
     reply.raw.once('close', () =>
       span.end({
         statusCode:

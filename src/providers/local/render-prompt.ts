@@ -1,34 +1,18 @@
-import type { ChatMessage, ChatRole, GenerationInput } from '../../domain/ports.js';
-
-const ROLE_LABELS: Record<ChatRole, string> = {
-  system: 'System',
-  developer: 'Developer',
-  user: 'User',
-  assistant: 'Assistant',
-  tool: 'Tool',
-};
+import type { ChatMessage, GenerationInput } from '../../domain/ports.js';
 
 /**
- * Renders a chat as the plain-text transcript the local model continues: one `Label: content`
- * block per message, content verbatim, a name in parentheses after the label, then an open
- * `Assistant:` turn for the model to write:
+ * A chat for a model without a chat template: the messages' contents as plain text, one message
+ * per line, which the model continues as it would a completion prompt. Roles and names are not
+ * written: a model that was never taught a transcript format (tiny-wordnet writes dictionary
+ * entries) continues the text better without labels it has not seen.
  *
- *   System: You are terse.
- *   User (ada): What is a token?
- *   Assistant: A small piece of text.
- *   User: Thanks!
- *   Assistant:
+ *   [{system: "Define briefly."}, {user: "dog (noun):"}]  →  "Define briefly.\ndog (noun):"
  */
 export function renderChat(messages: readonly ChatMessage[]): string {
-  const lines = messages.map((message) => {
-    const name = message.name === undefined || message.name === '' ? '' : ` (${message.name})`;
-    return `${ROLE_LABELS[message.role]}${name}: ${message.content}`;
-  });
-  lines.push(`${ROLE_LABELS.assistant}:`);
-  return lines.join('\n');
+  return messages.map((message) => message.content).join('\n');
 }
 
-/** The text the model continues; its token count is the request's prompt_tokens. */
+/** The text a model without a chat template continues. */
 export function renderPrompt(input: GenerationInput): string {
   return input.kind === 'text' ? input.prompt : renderChat(input.messages);
 }

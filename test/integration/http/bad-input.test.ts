@@ -1,17 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, startTestApp, type TestApp } from '../../support/app.js';
+import { startFakeOpenAI, type FakeUpstream } from '../../support/fake-upstreams/index.js';
+import { bundledContextSize } from '../../support/local-model.js';
 
 let t: TestApp;
+/** tiny-wordnet's context: prompt and completion together. */
+let localContext: number;
+// An upstream model, whose context is not ours to limit, takes the longest prompt.
+let openai: FakeUpstream;
 beforeAll(async () => {
-  t = await startTestApp();
+  localContext = await bundledContextSize();
+  openai = await startFakeOpenAI({ apiKey: 'sk-upstream-key-for-bad-input' });
+  t = await startTestApp({
+    OPENAI_BASE_URL: openai.url,
+    OPENAI_API_KEY: 'sk-upstream-key-for-bad-input',
+  });
 });
 afterAll(async () => {
-  await t.close();
+  await t?.close();
+  await openai?.close();
 });
 
-const valid = { model: 'local-ngram', prompt: 'Hello there', max_tokens: 4 };
+const valid = { model: 'tiny-wordnet', prompt: 'Hello there', max_tokens: 4 };
 const validChat = {
-  model: 'local-ngram',
+  model: 'tiny-wordnet',
   messages: [{ role: 'user', content: 'Hi' }],
   max_tokens: 4,
 };
@@ -53,7 +65,7 @@ async function usageRows(): Promise<number> {
 
 describe('contract Inputs: each bound gets a 422 naming the field', () => {
   const cases: [string, string, unknown, string][] = [
-    ['missing prompt', '/v1/completions', { model: 'local-ngram' }, 'prompt'],
+    ['missing prompt', '/v1/completions', { model: 'tiny-wordnet' }, 'prompt'],
     ['empty prompt', '/v1/completions', { ...valid, prompt: '' }, 'prompt'],
     [
       'prompt over 32,000 chars',
@@ -158,11 +170,48 @@ describe('contract Inputs: each bound gets a 422 naming the field', () => {
   });
 
   it('accepts the bounds themselves', async () => {
-    for (const payload of [
-      { ...valid, temperature: 0, max_tokens: 1 },
-      { ...valid, temperature: 2, prompt: 'p'.repeat(32_000), max_tokens: 1 },
-    ]) {
-      expect((await post('/v1/completions', payload)).statusCode).toBe(200);
+    const least = await post('/v1/completions', { ...valid, temperature: 0, max_tokens: 1 });
+    expect(least.statusCode).toBe(200);
+    expect(least.json().usage.completion_tokens).toBeLessThanOrEqual(1);
+
+    // max_tokens 4,096 is accepted for the local model too: prompt and completion share its
+    // context, so the reply ends at the context's end with "length" unless the model ends first.
+    const most = await post('/v1/completions', { ...valid, temperature: 2, max_tokens: 4096 });
+    expect(most.statusCode).toBe(200);
+    const { usage, choices } = most.json();
+    const room = localContext - usage.prompt_tokens;
+    expect(usage.completion_tokens).toBeLessThanOrEqual(room);
+    expect(choices[0].finish_reason).toBe(usage.completion_tokens === room ? 'length' : 'stop');
+
+    const longest = { temperature: 2, max_tokens: 4096, model: 'gpt-4o' };
+    const prompt = 'p'.repeat(32_000);
+    expect((await post('/v1/completions', { ...longest, prompt })).statusCode).toBe(200);
+    const messages = [{ role: 'user', content: prompt }];
+    expect((await post('/v1/chat/completions', { ...longest, messages })).statusCode).toBe(200);
+    expect(openai.requests.map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  it('refuses a prompt within the bounds but longer than the local model reads', async () => {
+    const long = 'p'.repeat(32_000);
+    for (const [url, payload, field] of [
+      ['/v1/completions', { ...valid, prompt: long }, 'prompt'],
+      [
+        '/v1/chat/completions',
+        { ...validChat, messages: [{ role: 'user', content: long }] },
+        'messages',
+      ],
+      // Found before the stream starts, so a plain error rather than an error event.
+      ['/v1/completions', { ...valid, prompt: long, stream: true }, 'prompt'],
+    ] as const) {
+      const res = await post(url, payload);
+      const error = expectCleanError(res, 422, 'VALIDATION_ERROR');
+      expect(error.param).toBe(field);
+      expect(error.details[0]?.issue).toMatch(`reads at most ${localContext - 1}`);
+      // Unlike a schema error, this one comes from the model once admitted: a failed attempt that
+      // generated nothing.
+      await t.app.flushUsage();
+      const record = await t.app.storage.usage.findByRequestId(String(res.headers['x-request-id']));
+      expect(record).toMatchObject({ outcome: 'failed', completionTokens: 0 });
     }
   });
 
@@ -201,7 +250,7 @@ describe('contract Inputs: each bound gets a 422 naming the field', () => {
 describe('error codes of the serving core', () => {
   it('400 INVALID_JSON for a body that is not JSON', async () => {
     expectCleanError(
-      await post('/v1/completions', '{"model": "local-ngram", '),
+      await post('/v1/completions', '{"model": "tiny-wordnet", '),
       400,
       'INVALID_JSON',
     );
@@ -265,7 +314,7 @@ describe('error codes of the serving core', () => {
     expect(res.headers.allow).toBe('POST');
     const get = await t.app.http.inject({
       method: 'PUT',
-      url: '/v1/models/local-ngram',
+      url: '/v1/models/tiny-wordnet',
       headers: AUTH,
     });
     expectCleanError(get, 405, 'METHOD_NOT_ALLOWED');
@@ -279,7 +328,7 @@ describe('error codes of the serving core', () => {
 
   it('415 UNSUPPORTED_MEDIA_TYPE for anything but JSON', async () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
-      const res = await post('/v1/completions', 'model=local-ngram', { 'content-type': type });
+      const res = await post('/v1/completions', 'model=tiny-wordnet', { 'content-type': type });
       expectCleanError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
     }
   });

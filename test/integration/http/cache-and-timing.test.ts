@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 const deterministic = {
-  model: 'local-ngram',
+  model: 'tiny-wordnet',
   prompt: 'The river and the rain',
   max_tokens: 20,
   temperature: 0,

@@ -30,19 +30,19 @@ describe('responses match openapi/openapi.yaml', () => {
   it('models', async () => {
     const list = await call('GET', '/v1/models');
     contract.response('GET', '/v1/models', list.status, list.json());
-    const one = await call('GET', '/v1/models/local-ngram');
+    const one = await call('GET', '/v1/models/tiny-wordnet');
     contract.response('GET', '/v1/models/{id}', one.status, one.json());
   });
 
   it('completions and chat completions', async () => {
     const completion = await call('POST', '/v1/completions', {
-      model: 'local-ngram',
+      model: 'tiny-wordnet',
       prompt: 'Hello',
       max_tokens: 5,
     });
     contract.response('POST', '/v1/completions', completion.status, completion.json());
     const chat = await call('POST', '/v1/chat/completions', {
-      model: 'local-ngram',
+      model: 'tiny-wordnet',
       messages: [{ role: 'user', content: 'Hello' }],
       max_tokens: 5,
     });
@@ -59,7 +59,7 @@ describe('responses match openapi/openapi.yaml', () => {
       ],
     ] as const) {
       const res = await call('POST', url, {
-        model: 'local-ngram',
+        model: 'tiny-wordnet',
         max_tokens: 8,
         stream: true,
         stream_options: { include_usage: true },
@@ -84,7 +84,7 @@ describe('responses match openapi/openapi.yaml', () => {
         'POST',
         '/v1/completions',
         422,
-        await call('POST', '/v1/completions', { model: 'local-ngram', prompt: '' }),
+        await call('POST', '/v1/completions', { model: 'tiny-wordnet', prompt: '' }),
       ],
       [
         'POST',

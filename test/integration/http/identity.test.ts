@@ -203,7 +203,7 @@ describe('sign-in, refresh and logout', () => {
 
 describe('roles and scopes', () => {
   it('a viewer cannot create completions; a member can', async () => {
-    const body = { model: 'local-ngram', prompt: 'Hello', max_tokens: 2 };
+    const body = { model: 'tiny-wordnet', prompt: 'Hello', max_tokens: 2 };
     expect((await api('POST', '/v1/completions', { token: a.viewerToken, body })).status).toBe(403);
     expect((await api('POST', '/v1/completions', { token: a.memberToken, body })).status).toBe(200);
   });
@@ -288,7 +288,7 @@ describe('roles and scopes', () => {
       (
         await api('POST', '/v1/completions', {
           token: key.secret,
-          body: { model: 'local-ngram', prompt: 'x' },
+          body: { model: 'tiny-wordnet', prompt: 'x' },
         })
       ).status,
     ).toBe(403);

@@ -28,7 +28,7 @@ async function longStream(): Promise<{
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({
-      model: 'local-ngram',
+      model: 'tiny-wordnet',
       prompt: 'A long tale of rivers',
       max_tokens: 3000,
       stream: true,

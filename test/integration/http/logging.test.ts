@@ -13,7 +13,7 @@ describe('structured request logs', () => {
   it('writes one start and one end line per request with the contract fields', async () => {
     await t.app.http.inject({
       method: 'GET',
-      url: '/v1/models/local-ngram',
+      url: '/v1/models/tiny-wordnet',
       headers: { ...AUTH, 'x-request-id': 'log-test-1' },
     });
     const lines = t.logs.filter((line) => line.request_id === 'log-test-1');
@@ -38,14 +38,14 @@ describe('structured request logs', () => {
       method: 'POST',
       url: '/v1/completions',
       headers: { ...AUTH, 'content-type': 'application/json' },
-      payload: { model: 'local-ngram', prompt: secretPrompt, max_tokens: 3 },
+      payload: { model: 'tiny-wordnet', prompt: secretPrompt, max_tokens: 3 },
     });
     await t.app.http.inject({
       method: 'POST',
       url: '/v1/chat/completions',
       headers: { ...AUTH, 'content-type': 'application/json' },
       payload: {
-        model: 'local-ngram',
+        model: 'tiny-wordnet',
         messages: [{ role: 'user', content: secretMessage }],
         stream: true,
       },

@@ -46,19 +46,19 @@ function value(text: string, name: string, labels: Record<string, string>): numb
 describe('/metrics of the full app', () => {
   it('counts a known sequence of requests exactly, by route template', async () => {
     for (let i = 0; i < 3; i += 1) await api('GET', '/v1/models', { token });
-    await api('GET', '/v1/models/local-ngram', { token });
+    await api('GET', '/v1/models/tiny-wordnet', { token });
     await api('GET', '/v1/models/ghost', { token });
     await api('GET', '/no/such/path-123', { token });
     await api('GET', '/v1/models', { token: 'sk-wrong' });
     for (let i = 0; i < 2; i += 1) {
       await api('POST', '/v1/completions', {
         token,
-        body: { model: 'local-ngram', prompt: 'Count me', max_tokens: 3 },
+        body: { model: 'tiny-wordnet', prompt: 'Count me', max_tokens: 3 },
       });
     }
     await api('POST', '/v1/completions', {
       token,
-      body: { model: 'local-ngram', prompt: 'x', temperature: 9 },
+      body: { model: 'tiny-wordnet', prompt: 'x', temperature: 9 },
     });
 
     const text = await scrape();
@@ -69,7 +69,7 @@ describe('/metrics of the full app', () => {
     expect(value(text, 'http_requests_total', { route: '/v1/completions', status: '200' })).toBe(2);
     expect(value(text, 'http_requests_total', { route: '/v1/completions', status: '422' })).toBe(1);
     expect(
-      value(text, 'inference_requests_total', { model: 'local-ngram', outcome: 'completed' }),
+      value(text, 'inference_requests_total', { model: 'tiny-wordnet', outcome: 'completed' }),
     ).toBe(2);
     expect(value(text, 'response_cache_total', { result: 'bypass' })).toBe(2);
     // Raw paths and ids never become label values.

@@ -104,7 +104,7 @@ describe('every response', () => {
       method: 'POST',
       url: '/v1/completions',
       headers: { ...AUTH, 'content-type': 'application/json', 'if-none-match': '*' },
-      payload: { model: 'local-ngram', prompt: 'Hi', max_tokens: 2 },
+      payload: { model: 'tiny-wordnet', prompt: 'Hi', max_tokens: 2 },
     });
     expect(post.statusCode).toBe(200);
     expect(post.headers.etag).toBeUndefined();
@@ -116,10 +116,10 @@ describe('GET /v1/models', () => {
     const body = (await get('/v1/models', AUTH)).json();
     expect(body.object).toBe('list');
     expect(body.data).toContainEqual(
-      expect.objectContaining({ id: 'local-ngram', object: 'model', owned_by: 'local' }),
+      expect.objectContaining({ id: 'tiny-wordnet', object: 'model', owned_by: 'local' }),
     );
     expect(body.pagination).toEqual({ cursor: null, has_more: false, limit: 20 });
-    const one = (await get('/v1/models/local-ngram', AUTH)).json();
+    const one = (await get('/v1/models/tiny-wordnet', AUTH)).json();
     expect(one).toEqual(body.data[0]);
   });
 

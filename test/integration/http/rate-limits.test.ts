@@ -61,29 +61,46 @@ describe('request limits', () => {
 
   it('reserve prompt plus max_tokens against tokens_per_minute at admission', async () => {
     const key = await createKey(api, tenant, { requests_per_minute: 100, tokens_per_minute: 200 });
-    const body = { model: 'local-ngram', prompt: 'Hello there', max_tokens: 150 };
-    // Stopping at the first space, the first request uses a few of the ~152 tokens it reserved;
-    // settling to that leaves room for a second reservation of ~152 within 200.
-    const first = await api('POST', '/v1/completions', {
-      token: key,
-      body: { ...body, stop: ' ' },
+    type Completion = { usage: { prompt_tokens: number; total_tokens: number } };
+    const body = { model: 'tiny-wordnet', prompt: 'Hello there', max_tokens: 150, temperature: 0 };
+    // What the model writes for this prompt at temperature 0 (asked with another credential): its
+    // first character is a stop certain to end the same request at its first token with text.
+    const greedy = await api('POST', '/v1/completions', {
+      token: tenant.accessToken,
+      body: { ...body, max_tokens: 8 },
     });
+    const text = greedy.json<{ choices: { text: string }[] }>().choices[0]?.text ?? '';
+    const early = text === '' ? body : { ...body, stop: text.slice(0, 1) };
+    // Admitted against a reservation of prompt + 150; settled to the few tokens it used.
+    const first = await api('POST', '/v1/completions', { token: key, body: early });
     expect(first.status).toBe(200);
-    expect(first.json<{ usage: { total_tokens: number } }>().usage.total_tokens).toBeLessThan(48);
-    const second = await api('POST', '/v1/completions', { token: key, body });
+    const used = first.json<Completion>().usage;
+    const prompt = used.prompt_tokens;
+    expect(used.total_tokens + prompt + 150).toBeLessThanOrEqual(200);
+    // A second reservation of prompt + 150 fits only because the first was settled. Sampled from
+    // here on, so that no answer can come from the response cache, which reserves nothing.
+    const sampled = { ...body, temperature: 1 };
+    const second = await api('POST', '/v1/completions', { token: key, body: sampled });
     expect(second.status).toBe(200);
-    // Unsettled, the second now holds its whole reservation: a third does not fit.
+    // What both used is spent until it is a minute old: one token over what is left is refused,
+    // exactly what is left is admitted.
+    const left = 200 - used.total_tokens - second.json<Completion>().usage.total_tokens;
     const third = await api('POST', '/v1/completions', {
       token: key,
-      body: { ...body, max_tokens: 60 },
+      body: { ...sampled, max_tokens: left - prompt + 1 },
     });
     expect(third.status).toBe(429);
     expect(
       t.logs.find((l) => l.request_id === third.headers['x-request-id'] && l.code),
     ).toMatchObject({ msg: 'rate limit rejected', limit: 'tokens', refused_by: 'credential' });
+    const fourth = await api('POST', '/v1/completions', {
+      token: key,
+      body: { ...sampled, max_tokens: left - prompt },
+    });
+    expect(fourth.status).toBe(200);
     const tooMuch = await api('POST', '/v1/completions', {
       token: key,
-      body: { ...body, max_tokens: 500 },
+      body: { ...sampled, max_tokens: 500 },
     });
     expect(tooMuch.status).toBe(429);
     expect(tooMuch.json<{ error: { message: string } }>().error.message).toMatch(/more tokens/);
@@ -92,7 +109,7 @@ describe('request limits', () => {
 
   it('concurrent requests cannot overshoot the token limit', async () => {
     const key = await createKey(api, tenant, { requests_per_minute: 100, tokens_per_minute: 1000 });
-    const body = { model: 'local-ngram', prompt: 'Hi', max_tokens: 300, stream: true };
+    const body = { model: 'tiny-wordnet', prompt: 'Hi', max_tokens: 300, stream: true };
     const results = await Promise.all(
       Array.from({ length: 8 }, () => api('POST', '/v1/completions', { token: key, body })),
     );

@@ -128,9 +128,9 @@ async function probe(method: Method, template: string): Promise<void> {
   }
 }
 
-const COMPLETION = { model: 'local-ngram', prompt: C.prompt, max_tokens: 4 };
+const COMPLETION = { model: 'tiny-wordnet', prompt: C.prompt, max_tokens: 4 };
 const CHAT = {
-  model: 'local-ngram',
+  model: 'tiny-wordnet',
   messages: [
     { role: 'system', content: C.message },
     { role: 'user', content: C.message },
@@ -142,7 +142,7 @@ const okGet = (url: string) => () => send('GET', url, 200, { token: memberKey })
 /** One case per documented operation, keyed like the OpenAPI document. */
 const ROUTES: Record<string, () => Promise<unknown>> = {
   'GET /v1/models': () => send('GET', '/v1/models', 200, { token: memberToken }),
-  'GET /v1/models/{id}': okGet('/v1/models/local-ngram'),
+  'GET /v1/models/{id}': okGet('/v1/models/tiny-wordnet'),
   'POST /v1/completions': async () => {
     const post = (status: number, body: object, token = memberKey) =>
       send('POST', '/v1/completions', status, { token, body: { ...COMPLETION, ...body } });

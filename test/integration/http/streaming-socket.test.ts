@@ -1,19 +1,33 @@
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../../support/app.js';
+import { startFakeOpenAI, type FakeUpstream } from '../../support/fake-upstreams/index.js';
+
+const UPSTREAM_KEY = 'sk-upstream-key-for-socket-tests';
 
 let t: TestApp;
 let base: URL;
+// The bundled local model writes a short entry, and at most its 128-token context, in well under
+// a second: too soon over to disconnect from. A slow upstream stream stays open for as long as a
+// test needs it (the local provider's own abort handling is in providers/local-llama.test.ts).
+let upstream: FakeUpstream;
 beforeAll(async () => {
-  t = await startTestApp();
+  upstream = await startFakeOpenAI({ apiKey: UPSTREAM_KEY });
+  t = await startTestApp({ OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_KEY });
   base = new URL(await t.app.http.listen({ host: '127.0.0.1', port: 0 }));
 });
 afterAll(async () => {
-  await t.close();
+  await t?.close();
+  await upstream?.close();
+});
+beforeEach(() => {
+  upstream.reset();
+  // 1,000 chunks 20 ms apart: a stream of 20 s unless the client leaves.
+  upstream.setMode({ chunkDelayMs: 20, chunks: 1000 });
 });
 
 const longRequest = {
-  model: 'local-ngram',
+  model: 'gpt-4o',
   prompt: 'Once upon a time the weather was calm and the rivers ran long',
   max_tokens: 4096,
   temperature: 1,
@@ -57,6 +71,11 @@ describe('streaming over a real socket', () => {
     const record = await waitForUsage('disconnect-1');
     expect(record.outcome).toBe('cancelled');
     expect(record.stream).toBe(true);
+    // The generation itself stopped: the upstream request was cancelled long before its end.
+    const generation = upstream.requests[0];
+    await generation?.closed;
+    expect(generation?.abortedByClient).toBe(true);
+    expect(generation?.chunksWritten).toBeLessThan(generation?.chunksPlanned ?? 0);
   });
 
   it('/healthz answers while a long generation is streaming', async () => {

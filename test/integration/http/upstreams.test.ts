@@ -86,9 +86,9 @@ describe('routing to upstream providers', () => {
     expect(ids.map((m) => m.id).sort()).toEqual([
       'claude-3-5-sonnet',
       'gpt-4o',
-      'local-ngram',
       'resilient',
       'slowpoke',
+      'tiny-wordnet',
     ]);
     expect(ids.find((m) => m.id === 'gpt-4o')?.owned_by).toBe('openai');
   });

@@ -37,12 +37,12 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i += 1) {
     await api('POST', '/v1/completions', {
       token: alice,
-      body: { model: 'local-ngram', prompt: 'One two three', max_tokens: 4 },
+      body: { model: 'tiny-wordnet', prompt: 'One two three', max_tokens: 4 },
     });
   }
   await api('POST', '/v1/completions', {
     token: bob,
-    body: { model: 'local-ngram', prompt: 'Four', max_tokens: 2 },
+    body: { model: 'tiny-wordnet', prompt: 'Four', max_tokens: 2 },
   });
   await t.app.flushUsage();
 });
@@ -59,7 +59,7 @@ describe('GET /v1/usage', () => {
     const [bucket] = body.data;
     expect(bucket).toMatchObject({
       date: new Date().toISOString().slice(0, 10),
-      model: 'local-ngram',
+      model: 'tiny-wordnet',
       requests: 3,
     });
     expect(bucket?.total_tokens).toBe(
@@ -71,7 +71,7 @@ describe('GET /v1/usage', () => {
   });
 
   it('gives the platform admin the whole platform', async () => {
-    const all = (await api('GET', '/v1/usage?model=local-ngram', { token: ADMIN_KEY })).json<{
+    const all = (await api('GET', '/v1/usage?model=tiny-wordnet', { token: ADMIN_KEY })).json<{
       data: Bucket[];
     }>();
     expect(all.data[0]?.requests).toBe(4);

@@ -9,6 +9,9 @@ import {
   startMetricsServer,
   type MetricsServer,
 } from '../../../src/observability/metrics-server.js';
+import { AUTH, startTestApp } from '../../support/app.js';
+import { apiClient } from '../../support/client.js';
+import { startFakeOpenAI } from '../../support/fake-upstreams/index.js';
 import { REDIS_URL } from '../../support/redis.js';
 
 interface Series {
@@ -219,5 +222,36 @@ describe('metrics over HTTP', () => {
     expect((await fetch(`${base}/metrics/x`)).status).toBe(404);
     expect((await fetch(metricsUrl, { method: 'POST' })).status).toBe(404);
     expect((await fetch(metricsUrl, { method: 'HEAD' })).status).toBe(200);
+  });
+});
+
+describe('METRICS_ENABLED=false', () => {
+  it('serves requests and records nothing', async () => {
+    const openai = await startFakeOpenAI();
+    const t = await startTestApp({
+      METRICS_ENABLED: 'false',
+      OPENAI_BASE_URL: openai.url,
+      RESPONSE_CACHE_TTL_SECONDS: '0',
+    });
+    try {
+      const api = apiClient(t.app.http);
+      const token = AUTH.authorization.slice('Bearer '.length);
+      expect((await api('GET', '/v1/models', { token })).status).toBe(200);
+      expect((await api('GET', '/v1/models', { token: 'sk-wrong' })).status).toBe(401);
+      const chat = await api('POST', '/v1/chat/completions', {
+        token,
+        body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 },
+      });
+      expect(chat.status).toBe(200);
+      expect(openai.requests).toHaveLength(1);
+
+      expect(t.app.metrics.enabled).toBe(false);
+      // No HTTP, inference, saturation, Redis or process metric exists, so none can be scraped.
+      expect(await t.app.metrics.registry.getMetricsAsJSON()).toEqual([]);
+      expect((await t.app.metrics.registry.metrics()).trim()).toBe('');
+    } finally {
+      await t.close();
+      await openai.close();
+    }
   });
 });

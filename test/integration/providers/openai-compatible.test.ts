@@ -141,7 +141,7 @@ describe('OpenAI-compatible provider', () => {
       kind: 'chat' as const,
       messages: [{ role: 'user' as const, content: 'Hello world' }],
     };
-    expect(provider.countPromptTokens(input)).toBe(countTextTokens('Hello world') + 4);
+    expect(provider.countPromptTokens(input, 'gpt-4o')).toBe(countTextTokens('Hello world') + 4);
     expect(provider.models()).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ export function newUsage(overrides: Partial<NewUsageRecord> = {}): NewUsageRecor
     requestId: `req_${randomUUID()}`,
     principalId: 'user_usage0001',
     organizationId: 'org_usagetest_a',
-    model: 'local-ngram',
+    model: 'tiny-wordnet',
     endpoint: 'chat.completions',
     promptTokens: 10,
     completionTokens: 20,

@@ -53,7 +53,7 @@ function rollupSuite(engine: Engine): void {
   it('keeps the daily totals equal to a GROUP BY over the raw rows across random batches', async () => {
     const next = random(20_240_301);
     const organizations = ['org_rollup_a', 'org_rollup_b', 'org_rollup_c', null];
-    const models = ['local-ngram', 'gpt-4o', 'claude-3'];
+    const models = ['tiny-wordnet', 'gpt-4o', 'claude-3'];
     // Around UTC midnights, so a day boundary cuts through batches.
     const base = Date.parse('2024-02-27T00:00:00Z');
     const seen: TimedUsage[] = [];
@@ -126,14 +126,14 @@ function rollupSuite(engine: Engine): void {
           },
           {
             date: '2024-01-01',
-            model: 'local-ngram',
+            model: 'tiny-wordnet',
             requests: 2,
             promptTokens: 3,
             completionTokens: 40,
           },
           {
             date: '2024-01-03',
-            model: 'local-ngram',
+            model: 'tiny-wordnet',
             requests: 1,
             promptTokens: 10,
             completionTokens: 7,
@@ -145,7 +145,7 @@ function rollupSuite(engine: Engine): void {
     it('never shows one organization what another used', async () => {
       const b = await storage.usage.summarize({ ...range, organizationId: B });
       expect(b.items.map((item) => [item.date, item.model, item.promptTokens])).toEqual([
-        ['2024-01-01', 'local-ngram', 100],
+        ['2024-01-01', 'tiny-wordnet', 100],
         ['2024-01-02', 'claude-3', 10],
       ]);
       const unknown = await storage.usage.summarize({ ...range, organizationId: 'org_nobody' });
@@ -179,19 +179,19 @@ function rollupSuite(engine: Engine): void {
       const page = await storage.usage.summarize({
         ...range,
         organizationId: null,
-        model: 'local-ngram',
+        model: 'tiny-wordnet',
       });
       expect(page.items).toEqual([
         {
           date: '2024-01-01',
-          model: 'local-ngram',
+          model: 'tiny-wordnet',
           requests: 4,
           promptTokens: 1103,
           completionTokens: 80,
         },
         {
           date: '2024-01-03',
-          model: 'local-ngram',
+          model: 'tiny-wordnet',
           requests: 1,
           promptTokens: 10,
           completionTokens: 7,
@@ -211,7 +211,7 @@ function rollupSuite(engine: Engine): void {
       const rest = await storage.usage.summarize({
         ...range,
         organizationId: A,
-        after: { date: '2024-01-01', model: 'local-ngram' },
+        after: { date: '2024-01-01', model: 'tiny-wordnet' },
       });
       expect(rest.items.map((item) => item.date)).toEqual(['2024-01-03']);
     });

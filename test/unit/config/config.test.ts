@@ -21,7 +21,7 @@ describe('loadConfig', () => {
       corsOrigins: [],
       bodyLimitBytes: 1048576,
     });
-    expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(config.metrics).toEqual({ enabled: true, host: '127.0.0.1', port: 9464 });
     expect(config.database).toEqual({ kind: 'pglite', dataDir: path.resolve('data', 'pglite') });
     expect(config.rateLimits).toMatchObject({
       enabled: true,
@@ -39,6 +39,28 @@ describe('loadConfig', () => {
   it('turns tracing on with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     const config = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' });
     expect(config.tracing).toEqual({ otlpEndpoint: 'http://collector:4318' });
+  });
+
+  it('turns metrics off with METRICS_ENABLED=false only', () => {
+    expect(loadConfig({ METRICS_ENABLED: 'false' }).metrics.enabled).toBe(false);
+    expect(loadConfig({ METRICS_ENABLED: 'true' }).metrics.enabled).toBe(true);
+    // The listener settings are still validated, so turning metrics back on needs no other edit.
+    expect(loadConfig({ METRICS_ENABLED: 'false', METRICS_PORT: '9100' }).metrics).toEqual({
+      enabled: false,
+      host: '127.0.0.1',
+      port: 9100,
+    });
+  });
+
+  it('sets the local model defaults from LOCAL_MODEL_THREADS and LOCAL_MODEL_CONTEXTS', () => {
+    const defaults = loadConfig({}).localModel;
+    expect(defaults).toMatchObject({ threads: 1, contexts: 2 });
+    // The bundled model, found beside the source (or the build), wherever the process starts.
+    expect(path.isAbsolute(defaults.bundledPath)).toBe(true);
+    expect(defaults.bundledPath.endsWith(path.join('models', 'tiny-wordnet.gguf'))).toBe(true);
+    expect(
+      loadConfig({ LOCAL_MODEL_THREADS: '4', LOCAL_MODEL_CONTEXTS: '8' }).localModel,
+    ).toMatchObject({ threads: 4, contexts: 8 });
   });
 
   it('uses PostgreSQL with the pool size when DATABASE_URL is set', () => {
@@ -72,6 +94,8 @@ describe('loadConfig', () => {
     [{ ADMIN_API_KEY: 'too-short' }, 'ADMIN_API_KEY'],
     [{ OPENAI_BASE_URL: 'not a url' }, 'OPENAI_BASE_URL'],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+    [{ METRICS_ENABLED: 'no' }, 'METRICS_ENABLED'],
+    [{ METRICS_ENABLED: '0' }, 'METRICS_ENABLED'],
     [{ RATE_LIMIT_RPM: '1.5' }, 'RATE_LIMIT_RPM'],
     [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],
     [{ CORS_ORIGINS: 'https://a.example.com/path' }, 'CORS_ORIGINS'],
@@ -79,6 +103,12 @@ describe('loadConfig', () => {
     [{ TLS_CERT_FILE: '/tmp/cert.pem' }, 'TLS_KEY_FILE'],
     [{ TLS_CERT_FILE: '/nonexistent/c.pem', TLS_KEY_FILE: '/nonexistent/k.pem' }, 'TLS_CERT_FILE'],
     [{ OPENAI_API_KEY: 'sk-x' }, 'OPENAI_BASE_URL'],
+    [{ LOCAL_MODEL_THREADS: '0' }, 'LOCAL_MODEL_THREADS'],
+    [{ LOCAL_MODEL_THREADS: '257' }, 'LOCAL_MODEL_THREADS'],
+    [{ LOCAL_MODEL_THREADS: 'many' }, 'LOCAL_MODEL_THREADS'],
+    [{ LOCAL_MODEL_CONTEXTS: '0' }, 'LOCAL_MODEL_CONTEXTS'],
+    [{ LOCAL_MODEL_CONTEXTS: '65' }, 'LOCAL_MODEL_CONTEXTS'],
+    [{ LOCAL_MODEL_CONTEXTS: '1.5' }, 'LOCAL_MODEL_CONTEXTS'],
   ])('rejects %o naming %s', (env, setting) => {
     const problems = problemsOf(env as Record<string, string>);
     expect(problems.some((problem) => problem.split(':')[0]?.includes(setting))).toBe(true);

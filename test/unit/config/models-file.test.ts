@@ -42,10 +42,11 @@ models:
   - id: team/fast:v1
     targets:
       - provider: local
-        model: local-ngram
+        model: tiny-wordnet
 `;
 
 const EXPECTED = {
+  localModels: [{ name: 'tiny-wordnet' }],
   providers: [
     {
       name: 'vllm',
@@ -79,7 +80,7 @@ const EXPECTED = {
       id: 'team/fast:v1',
       ownedBy: 'local',
       created: 1_735_689_600,
-      targets: [{ provider: 'local', model: 'local-ngram', weight: 1, timeoutMs: 300_000 }],
+      targets: [{ provider: 'local', model: 'tiny-wordnet', weight: 1, timeoutMs: 300_000 }],
       fallbacks: [],
     },
   ],
@@ -128,6 +129,46 @@ function broken(edit: (doc: Document) => void): string {
   return write('doc.yaml', stringify(doc));
 }
 
+/** A rule broken: its name, the edit that breaks it, the problem reported. */
+type Rule = [string, (doc: Document) => unknown, string];
+
+const localOnlyRules: Rule[] = (
+  [
+    ['path', 'models/llama.gguf'],
+    ['context_size', 512],
+    ['threads', 2],
+    ['contexts', 2],
+  ] as const
+).flatMap(([key, value]): Rule[] => [
+  [
+    `${key} on an upstream target`,
+    (d) => (d.models[0]!.targets[1]![key] = value),
+    `models[0].targets[1].${key}: applies only to provider local`,
+  ],
+  [
+    `${key} on an upstream fallback`,
+    (d) => (d.models[0]!.fallbacks[0]![key] = value),
+    `models[0].fallbacks[0].${key}: applies only to provider local`,
+  ],
+]);
+
+const localRangeRules: Rule[] = (
+  [
+    ['context_size', 15, 'from 16 to 1048576'],
+    ['context_size', 1_048_577, 'from 16 to 1048576'],
+    ['context_size', 512.5, 'from 16 to 1048576'],
+    ['threads', 0, 'from 1 to 256'],
+    ['threads', 257, 'from 1 to 256'],
+    ['contexts', 0, 'from 1 to 64'],
+    ['contexts', 65, 'from 1 to 64'],
+    ['contexts', '2', 'from 1 to 64'],
+  ] as const
+).map(([key, value, range]): Rule => [
+  `local ${key} ${JSON.stringify(value)}`,
+  (d) => (d.models[0]!.targets[0] = { provider: 'local', model: 'tiny-wordnet', [key]: value }),
+  `models[0].targets[0].${key}: must be an integer ${range}`,
+]);
+
 describe('loadModelsFile', () => {
   it('reads the documented YAML format, with its defaults', () => {
     expect(loadModelsFile(write('models.yaml', EXAMPLE_YAML), env)).toEqual(EXPECTED);
@@ -144,7 +185,7 @@ describe('loadModelsFile', () => {
     expect(loadModelsFile(file, {}).routes[0]?.ownedBy).toBe('vllm');
   });
 
-  it.each([
+  it.each<Rule>([
     ['id pattern', (d: Document) => (d.models[0]!.id = '-llama'), 'models[0].id: must match'],
     ['id length', (d: Document) => (d.models[0]!.id = 'a'.repeat(129)), 'models[0].id: must match'],
     ['missing id', (d: Document) => delete d.models[0]!.id, 'models[0].id: is required'],
@@ -252,10 +293,27 @@ describe('loadModelsFile', () => {
       'providers.vllm.api_key_env: must be the name of an environment variable',
     ],
     [
-      'local provider with another model',
+      'a local model other than the bundled one without a path',
       (d: Document) => (d.models[0]!.targets[0] = { provider: 'local', model: 'llama' }),
-      'models[0].targets[0].model: the local provider serves only "local-ngram"',
+      'models[0].targets[0].path: is required: the GGUF file of local model "llama" (only "tiny-wordnet" is bundled)',
     ],
+    [
+      'a local fallback without a path',
+      (d: Document) => (d.models[0]!.fallbacks[0] = { provider: 'local', model: 'llama' }),
+      'models[0].fallbacks[0].path: is required',
+    ],
+    ...localOnlyRules,
+    [
+      'an empty path',
+      (d: Document) => (d.models[0]!.targets[0] = { provider: 'local', model: 'llama', path: '' }),
+      'models[0].targets[0].path: must not be empty',
+    ],
+    [
+      'a path that is not a string',
+      (d: Document) => (d.models[0]!.targets[0] = { provider: 'local', model: 'llama', path: 7 }),
+      'models[0].targets[0].path: must be a file path',
+    ],
+    ...localRangeRules,
     [
       'fallbacks not a list',
       (d: Document) => (d.models[0]!.fallbacks = {} as never),
@@ -327,7 +385,7 @@ describe('loadModelsFile', () => {
       providers: providerMap(new ScriptedProvider('local'), vllm),
     });
     expect(router.list().map((m) => [m.id, m.ownedBy])).toEqual([
-      ['local-ngram', 'local'],
+      ['tiny-wordnet', 'local'],
       ['gpt-4o', 'vllm'],
     ]);
     const signal = new AbortController().signal;
@@ -337,5 +395,106 @@ describe('loadModelsFile', () => {
       // drain
     }
     expect(vllm.calls[0]?.model).toBe('qwen2.5-72b');
+  });
+});
+
+describe('loadModelsFile: local models', () => {
+  /** A routing table in a directory of its own, so relative paths have a known base. */
+  function tableIn(document: unknown): { file: string; base: string } {
+    const base = mkdtempSync(path.join(dir, 'table-'));
+    const file = path.join(base, 'models.yaml');
+    writeFileSync(file, stringify(document));
+    return { file, base };
+  }
+
+  const local = (model: string, extra: Record<string, unknown> = {}) => ({
+    provider: 'local',
+    model,
+    ...extra,
+  });
+
+  it('reads path and settings, a relative path against the file directory', () => {
+    const { file, base } = tableIn({
+      models: [
+        {
+          id: 'llama',
+          targets: [
+            local('llama-q4', {
+              path: 'weights/llama-q4.gguf',
+              context_size: 2048,
+              threads: 2,
+              contexts: 3,
+            }),
+          ],
+          fallbacks: [local('backup', { path: '/srv/models/backup.gguf' })],
+        },
+        { id: 'dictionary', targets: [local('tiny-wordnet', { context_size: 64 })] },
+      ],
+    });
+    const loaded = loadModelsFile(file, {});
+    expect(loaded.localModels).toEqual([
+      {
+        name: 'llama-q4',
+        path: path.join(base, 'weights', 'llama-q4.gguf'),
+        contextSize: 2048,
+        threads: 2,
+        contexts: 3,
+      },
+      { name: 'backup', path: '/srv/models/backup.gguf' },
+      { name: 'tiny-wordnet', contextSize: 64 },
+    ]);
+    expect(path.isAbsolute(loaded.localModels[0]?.path ?? '')).toBe(true);
+    // The settings describe the model, not the route: targets carry only the routing fields.
+    expect(loaded.routes[0]?.targets).toEqual([
+      { provider: 'local', model: 'llama-q4', weight: 1, timeoutMs: 300_000 },
+    ]);
+  });
+
+  it('resolves a relative path from the file, not from the working directory', () => {
+    const { file, base } = tableIn({
+      models: [{ id: 'm', targets: [local('m', { path: '../shared/m.gguf' })] }],
+    });
+    expect(loadModelsFile(file, {}).localModels[0]?.path).toBe(
+      path.resolve(base, '..', 'shared', 'm.gguf'),
+    );
+  });
+
+  it('lets many targets name one local model when they agree on it', () => {
+    const { file, base } = tableIn({
+      models: [
+        { id: 'a', targets: [local('m', { path: 'm.gguf', threads: 2 })] },
+        {
+          id: 'b',
+          targets: [{ provider: 'openai', model: 'gpt-4o' }],
+          fallbacks: [local('m', { path: './m.gguf', threads: 2 })],
+        },
+      ],
+    });
+    expect(loadModelsFile(file, {}).localModels).toEqual([
+      { name: 'm', path: path.join(base, 'm.gguf'), threads: 2 },
+    ]);
+  });
+
+  it.each([
+    ['another path', { path: 'other.gguf', threads: 2 }],
+    ['another context_size', { path: 'm.gguf', threads: 2, context_size: 256 }],
+    ['a setting left out', { path: 'm.gguf' }],
+  ])('rejects one local model name with %s in two places, naming both', (_case, second) => {
+    const { file } = tableIn({
+      models: [
+        { id: 'a', targets: [local('m', { path: 'm.gguf', threads: 2 })] },
+        { id: 'b', targets: [{ provider: 'openai', model: 'x' }], fallbacks: [local('m', second)] },
+      ],
+    });
+    expect(problemsOf(file, {})).toEqual([
+      'MODELS_FILE: models[1].fallbacks[0]: local model "m" has other settings than at models[0].targets[0]',
+    ]);
+  });
+
+  it('has no local models when no target is local', () => {
+    const { file } = tableIn({
+      models: [{ id: 'x', targets: [{ provider: 'openai', model: 'x' }] }],
+    });
+    expect(loadModelsFile(file, {}).localModels).toEqual([]);
   });
 });

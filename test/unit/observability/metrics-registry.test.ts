@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../../src/observability/metrics-registry.js';
+import { createMetrics, disabledMetrics } from '../../../src/observability/metrics-registry.js';
 import { valueOf } from './series.js';
 
 describe('createMetrics', () => {
@@ -55,5 +55,21 @@ describe('createMetrics', () => {
 
     expect(await valueOf(metrics.registry, 'generation_gate_queued')).toBe(5);
     expect(await valueOf(metrics.registry, 'rate_limit_store_mode', { mode: 'local' })).toBe(1);
+  });
+});
+
+describe('disabledMetrics', () => {
+  it('records nothing and keeps its registry empty', async () => {
+    const metrics = disabledMetrics();
+    metrics.inference.shed('capacity');
+    metrics.inference.rateLimited('requests');
+    metrics.http.inFlight(1);
+    metrics.http.observe({ method: 'GET', route: '/v1/models', statusCode: 200, durationMs: 1 });
+    metrics.watch({ generationGate: () => ({ active: 1, queued: 2 }) });
+    metrics.setRateLimitStoreMode('local');
+    metrics.close();
+
+    expect(metrics.enabled).toBe(false);
+    expect(await metrics.registry.getMetricsAsJSON()).toEqual([]);
   });
 });

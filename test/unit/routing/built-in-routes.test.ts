@@ -8,7 +8,7 @@ const summary = (routes: ModelRoute[]) =>
 describe('built-in routes', () => {
   it('serve the local model and the two upstream models', () => {
     expect(summary(builtInRoutes())).toEqual([
-      ['local-ngram', 'local', 'local/local-ngram'],
+      ['tiny-wordnet', 'local', 'local/tiny-wordnet'],
       ['gpt-4o', 'openai', 'openai/gpt-4o'],
       ['claude-3-5-sonnet', 'anthropic', 'anthropic/claude-3-5-sonnet-20241022'],
     ]);
@@ -27,7 +27,7 @@ describe('built-in routes', () => {
       fallbacks: [],
     });
     expect(summary(withBuiltInRoutes([mine('llama'), mine('gpt-4o')]))).toEqual([
-      ['local-ngram', 'local', 'local/local-ngram'],
+      ['tiny-wordnet', 'local', 'local/tiny-wordnet'],
       ['gpt-4o', 'me', 'vllm/x'],
       ['claude-3-5-sonnet', 'anthropic', 'anthropic/claude-3-5-sonnet-20241022'],
       ['llama', 'me', 'vllm/x'],

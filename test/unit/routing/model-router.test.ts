@@ -54,7 +54,7 @@ describe('ModelRouter listing', () => {
       providers: providerMap(new ScriptedProvider('local')),
     });
     expect(localOnly.list()).toEqual([
-      { id: 'local-ngram', ownedBy: 'local', created: 1_735_689_600 },
+      { id: 'tiny-wordnet', ownedBy: 'local', created: 1_735_689_600 },
     ]);
 
     const withOpenAi = new ModelRouter({
@@ -62,7 +62,7 @@ describe('ModelRouter listing', () => {
       providers: providerMap(new ScriptedProvider('local'), new ScriptedProvider('openai')),
     });
     expect(withOpenAi.list().map((m) => [m.id, m.ownedBy])).toEqual([
-      ['local-ngram', 'local'],
+      ['tiny-wordnet', 'local'],
       ['gpt-4o', 'openai'],
     ]);
     expect(withOpenAi.get('gpt-4o')?.ownedBy).toBe('openai');

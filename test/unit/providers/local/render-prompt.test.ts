@@ -1,31 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { renderChat, renderPrompt } from '../../../../src/providers/local/index.js';
 
-describe('renderChat', () => {
-  it('renders one labelled line per message and leaves the assistant turn open', () => {
+describe('renderChat (models without a chat template)', () => {
+  it('writes the contents verbatim, one message per line, without roles or names', () => {
     const text = renderChat([
-      { role: 'system', content: 'You are terse.' },
+      { role: 'system', content: 'Define briefly.' },
       { role: 'user', content: 'What is a token?', name: 'ada' },
       { role: 'assistant', content: 'A small piece of text.' },
-      { role: 'developer', content: 'Answer in English.' },
       { role: 'tool', content: '{"ok":true}' },
-      { role: 'user', content: 'Thanks!\nBye.' },
+      { role: 'user', content: 'dog (noun):\nand cat?' },
     ]);
     expect(text).toBe(
       [
-        'System: You are terse.',
-        'User (ada): What is a token?',
-        'Assistant: A small piece of text.',
-        'Developer: Answer in English.',
-        'Tool: {"ok":true}',
-        'User: Thanks!\nBye.',
-        'Assistant:',
+        'Define briefly.',
+        'What is a token?',
+        'A small piece of text.',
+        '{"ok":true}',
+        'dog (noun):\nand cat?',
       ].join('\n'),
     );
   });
 
-  it('renders an empty chat as just the open assistant turn', () => {
-    expect(renderChat([])).toBe('Assistant:');
+  it('renders an empty chat as empty text', () => {
+    expect(renderChat([])).toBe('');
   });
 });
 
@@ -34,9 +31,7 @@ describe('renderPrompt', () => {
     expect(renderPrompt({ kind: 'text', prompt: '  Once upon a time' })).toBe('  Once upon a time');
   });
 
-  it('renders chat input as a transcript', () => {
-    expect(renderPrompt({ kind: 'chat', messages: [{ role: 'user', content: 'hi' }] })).toBe(
-      'User: hi\nAssistant:',
-    );
+  it('renders chat input as its plain text', () => {
+    expect(renderPrompt({ kind: 'chat', messages: [{ role: 'user', content: 'hi' }] })).toBe('hi');
   });
 });
