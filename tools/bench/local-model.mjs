@@ -3,12 +3,13 @@
 // at once. Writes its section of docs/benchmarks.md. Part of `npm run bench`; alone, after
 // `npm run build`: `node tools/bench/local-model.mjs`. BENCH_LOCAL_REQUESTS (default 150) per
 // scenario.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TextDecoder } from 'node:util';
 import { fetch } from 'undici';
 import { existsSync, readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { table, writeSection } from './markdown.mjs';
 import { clockTicksPerSecond, cpuTicks } from './proc-cpu.mjs';
 import { describeMachine } from './report.mjs';
@@ -34,6 +35,13 @@ const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 };
+
+function modelMemoryMiB() {
+  const probe = fileURLToPath(new URL('./local-model/memory-probe.mjs', import.meta.url));
+  const output = execFileSync(process.execPath, [probe], { encoding: 'utf8' });
+  const { before, after } = JSON.parse(output.trim().split('\n').pop());
+  return { before, after };
+}
 
 /** One streamed completion; times from the request to the first and last text. */
 async function streamOnce(baseUrl, auth, prompt, seed) {
@@ -142,6 +150,7 @@ export async function runLocalModelBenchmark({
   } finally {
     build.remove();
   }
+  const memory = modelMemoryMiB();
   const machine = describeMachine(null);
   const [one, two] = results;
   const rows = results.map((r) => [
@@ -176,7 +185,7 @@ export async function runLocalModelBenchmark({
     '',
     `- **Threads**: one thread per generation streams at ${one.streamTokensPerSecond.toFixed(0)} tokens/s against ${two.streamTokensPerSecond.toFixed(0)} with two (${((two.streamTokensPerSecond / one.streamTokensPerSecond - 1) * 100).toFixed(0)} %), for ${one.cpuMsPer100Tokens.toFixed(1)} against ${two.cpuMsPer100Tokens.toFixed(1)} ms of CPU per 100 tokens: a model this small gains nothing from splitting each token's work, and the second thread's synchronisation costs. Hence \`LOCAL_MODEL_THREADS=1\` and, on 2 cores, \`LOCAL_MODEL_CONTEXTS=2\` (P2): two generations in parallel.`,
     '- TTFT is from sending the request to the first text event: authentication, validation, the prompt evaluated by llama.cpp and the first token. Tokens per second per stream counts the tokens after the first over the time from the first to the last text event.',
-    '- RSS is the whole server process (Node.js, Fastify, embedded PostgreSQL, llama.cpp and the 3.7 MB model with its contexts).',
+    `- RSS is the whole server process: Node.js, Fastify, the embedded PostgreSQL (PGlite, most of it) and the model. The model's own share, measured in a bare Node.js process: ${memory.before.toFixed(0)} MiB before, ${memory.after.toFixed(0)} MiB after loading llama.cpp, the 3.7 MB GGUF and two contexts (+${(memory.after - memory.before).toFixed(0)} MiB).`,
   ].join('\n');
   writeSection(report, 'local-model', section);
   console.log(`wrote ${report} (local model)`);
