@@ -350,6 +350,10 @@ export class CompletionService {
     let outcome: UsageOutcome = 'cancelled';
     let finishReason: FinishReason | undefined;
     let text = '';
+    let sawEvent = false;
+    // The provider refused the input itself (a prompt longer than a local model's context):
+    // a client error like any validation failure, so it is neither metered nor charged.
+    let refused = false;
     const iterator = events[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -358,6 +362,7 @@ export class CompletionService {
         timing.upstreamMs += performance.now() - waitStarted;
         if (next.done) break;
         const event = next.value;
+        sawEvent = true;
         if (event.type === 'text' && firstTokenMs === null)
           firstTokenMs = performance.now() - startedAt;
         if (event.type === 'text') {
@@ -376,6 +381,7 @@ export class CompletionService {
       }
     } catch (error) {
       outcome = ctx.signal.aborted ? 'cancelled' : 'failed';
+      refused = !sawEvent && isAppError(error) && error.status < 500;
       run.span.fail(error);
       throw isAppError(error) ? error : new AppError('INTERNAL_ERROR', { cause: error });
     } finally {
@@ -384,23 +390,27 @@ export class CompletionService {
       if (outcome !== 'completed' && ctx.signal.aborted) outcome = 'cancelled';
       run.span.setAttributes({
         ...usageAttributes(finishReason, usage),
-        'inference.outcome': outcome,
+        'inference.outcome': refused ? 'refused' : outcome,
       });
-      finish(outcome === 'completed' ? usage.promptTokens + usage.completionTokens : null);
-      const durationMs = performance.now() - startedAt;
-      this.observer.generationFinished({
-        model: params.model,
-        organizationId: ctx.principal.organizationId,
-        endpoint: params.endpoint,
-        stream: params.stream,
-        outcome,
-        cache: run.cacheKey === null ? 'bypass' : 'miss',
-        promptTokens: usage.promptTokens,
-        completionTokens: usage.completionTokens,
-        timeToFirstTokenMs: firstTokenMs,
-        durationMs,
-      });
-      this.recordUsage(ctx, params, usage, outcome, durationMs);
+      if (refused) {
+        finish(0);
+      } else {
+        finish(outcome === 'completed' ? usage.promptTokens + usage.completionTokens : null);
+        const durationMs = performance.now() - startedAt;
+        this.observer.generationFinished({
+          model: params.model,
+          organizationId: ctx.principal.organizationId,
+          endpoint: params.endpoint,
+          stream: params.stream,
+          outcome,
+          cache: run.cacheKey === null ? 'bypass' : 'miss',
+          promptTokens: usage.promptTokens,
+          completionTokens: usage.completionTokens,
+          timeToFirstTokenMs: firstTokenMs,
+          durationMs,
+        });
+        this.recordUsage(ctx, params, usage, outcome, durationMs);
+      }
     }
   }
 

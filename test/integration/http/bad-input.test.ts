@@ -207,11 +207,10 @@ describe('contract Inputs: each bound gets a 422 naming the field', () => {
       const error = expectCleanError(res, 422, 'VALIDATION_ERROR');
       expect(error.param).toBe(field);
       expect(error.details[0]?.issue).toMatch(`reads at most ${localContext - 1}`);
-      // Unlike a schema error, this one comes from the model once admitted: a failed attempt that
-      // generated nothing.
+      // Found by the model once admitted, yet a refusal like any schema error: nothing metered.
       await t.app.flushUsage();
       const record = await t.app.storage.usage.findByRequestId(String(res.headers['x-request-id']));
-      expect(record).toMatchObject({ outcome: 'failed', completionTokens: 0 });
+      expect(record).toBeNull();
     }
   });
 
