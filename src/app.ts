@@ -228,6 +228,7 @@ export async function buildApp(
   const tracing = createTracing({
     ...(config.tracing.otlpEndpoint ? { otlpEndpoint: config.tracing.otlpEndpoint } : {}),
     ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
+    sampler: config.tracing.sampler,
   });
   // Closers run once the server has drained: the last requests' spans are exported too.
   if (tracing) closers.push(() => tracing.close());

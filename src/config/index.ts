@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { envSchema } from './schema.js';
+import { envSchema, type Env } from './schema.js';
+
+export type TracesSampler = Env['OTEL_TRACES_SAMPLER'];
 
 /**
  * The model trained by tools/model/train.py; the build copies models/ beside dist/src, so this
@@ -24,8 +26,8 @@ export interface Config {
   };
   /** enabled false: no `/metrics` listener, and every metric recorder is a no-op. */
   metrics: { enabled: boolean; host: string; port: number };
-  /** Unset: tracing is off and costs nothing. */
-  tracing: { otlpEndpoint?: string };
+  /** No endpoint: tracing is off and costs nothing. `ratio` applies to the *traceidratio samplers. */
+  tracing: { otlpEndpoint?: string; sampler: { kind: TracesSampler; ratio: number } };
   database:
     | {
         kind: 'postgres';
@@ -127,7 +129,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveTimeoutMs: 72_000,
     },
     metrics: { enabled: e.METRICS_ENABLED, host: e.METRICS_HOST, port: e.METRICS_PORT },
-    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT } : {},
+    tracing: {
+      ...(e.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
+      sampler: { kind: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG },
+    },
     database: e.DATABASE_URL
       ? {
           kind: 'postgres',

@@ -40,6 +40,18 @@ export const envSchema = z.object({
     .transform((value) => value === 'true'),
   /** Traces are exported (OTLP/HTTP) only when this is set. */
   OTEL_EXPORTER_OTLP_ENDPOINT: urlWithProtocols(['http:', 'https:']),
+  // The OpenTelemetry names and values, validated here rather than read by the SDK behind our back.
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
   DATABASE_POOL_SIZE: positiveInt.max(1000).default(20),
   DATABASE_CONNECTION_TIMEOUT_MS: positiveInt.default(5000),

@@ -14,9 +14,14 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
   BasicTracerProvider,
   BatchSpanProcessor,
+  ParentBasedSampler,
   SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+  type Sampler,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
@@ -39,6 +44,18 @@ export interface TracingOptions {
   otlpEndpoint?: string;
   /** Tests: every span is handed to this exporter as soon as it ends. */
   exporter?: SpanExporter;
+  /** OTEL_TRACES_SAMPLER and its ratio; default: every trace unless the caller's is unsampled. */
+  sampler?: { kind: string; ratio: number };
+}
+
+function buildSampler(setting: { kind: string; ratio: number } | undefined): Sampler {
+  const kind = setting?.kind ?? 'parentbased_always_on';
+  const root = kind.endsWith('always_off')
+    ? new AlwaysOffSampler()
+    : kind.endsWith('traceidratio')
+      ? new TraceIdRatioBasedSampler(setting?.ratio ?? 1)
+      : new AlwaysOnSampler();
+  return kind.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
 }
 
 /** The server span of a request, shaped for the HTTP plugin (which declares the interface). */
@@ -133,6 +150,7 @@ export function createTracing(options: TracingOptions): Tracing | undefined {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'inference-api' }),
     spanProcessors: processors,
+    sampler: buildSampler(options.sampler),
   });
   const tracer = provider.getTracer('inference-api');
   const current = new AsyncLocalStorage<Context>();

@@ -33,12 +33,23 @@ describe('loadConfig', () => {
     expect(config.adminApiKey).toBeUndefined();
     expect(config.redis).toBeUndefined();
     expect(config.sessionTtlSeconds).toBe(30 * 24 * 3600);
-    expect(config.tracing).toEqual({});
+    expect(config.tracing).toEqual({ sampler: { kind: 'parentbased_always_on', ratio: 1 } });
   });
 
   it('turns tracing on with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     const config = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' });
-    expect(config.tracing).toEqual({ otlpEndpoint: 'http://collector:4318' });
+    expect(config.tracing).toEqual({
+      otlpEndpoint: 'http://collector:4318',
+      sampler: { kind: 'parentbased_always_on', ratio: 1 },
+    });
+  });
+
+  it('reads the trace sampler from the standard OpenTelemetry variables', () => {
+    const config = loadConfig({
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.05',
+    });
+    expect(config.tracing.sampler).toEqual({ kind: 'parentbased_traceidratio', ratio: 0.05 });
   });
 
   it('turns metrics off with METRICS_ENABLED=false only', () => {
@@ -95,6 +106,8 @@ describe('loadConfig', () => {
     [{ OPENAI_BASE_URL: 'not a url' }, 'OPENAI_BASE_URL'],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
     [{ METRICS_ENABLED: 'no' }, 'METRICS_ENABLED'],
+    [{ OTEL_TRACES_SAMPLER: 'sometimes' }, 'OTEL_TRACES_SAMPLER'],
+    [{ OTEL_TRACES_SAMPLER_ARG: '1.5' }, 'OTEL_TRACES_SAMPLER_ARG'],
     [{ METRICS_ENABLED: '0' }, 'METRICS_ENABLED'],
     [{ RATE_LIMIT_RPM: '1.5' }, 'RATE_LIMIT_RPM'],
     [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],

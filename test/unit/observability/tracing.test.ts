@@ -55,6 +55,33 @@ describe('createTracing off', () => {
   });
 });
 
+describe('sampling', () => {
+  async function serverSpans(
+    sampler: { kind: string; ratio: number },
+    traceparent?: string,
+  ): Promise<number> {
+    const exporter = new InMemorySpanExporter();
+    const tracing = createTracing({ exporter, sampler });
+    if (!tracing) throw new Error('tracing should be on');
+    tracing.http.startRequest(request({ traceparent })).end({ statusCode: 200 });
+    await new Promise((resolve) => setImmediate(resolve));
+    const count = exporter.getFinishedSpans().length;
+    await tracing.close();
+    return count;
+  }
+
+  it('records nothing with always_off or a ratio of 0 for new traces', async () => {
+    expect(await serverSpans({ kind: 'always_off', ratio: 1 })).toBe(0);
+    expect(await serverSpans({ kind: 'parentbased_traceidratio', ratio: 0 })).toBe(0);
+    expect(await serverSpans({ kind: 'parentbased_traceidratio', ratio: 1 })).toBe(1);
+  });
+
+  it('follows a sampled caller under a parent-based sampler, whatever the ratio', async () => {
+    expect(await serverSpans({ kind: 'parentbased_traceidratio', ratio: 0 }, TRACEPARENT)).toBe(1);
+    expect(await serverSpans({ kind: 'traceidratio', ratio: 0 }, TRACEPARENT)).toBe(0);
+  });
+});
+
 describe('createTracing with an exporter', () => {
   let exporter: InMemorySpanExporter;
   let tracing: Tracing;
