@@ -4,8 +4,7 @@
 // `node tools/bench/gateway.mjs`. BENCH_ROUNDS (default 2) and BENCH_SECONDS (default 10) as in
 // run.mjs. BENCH_GATEWAY_CPU_PROF=<dir> writes the gateway's V8 CPU profile there instead of a
 // report (the profiler's own cost would skew the numbers).
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,8 +15,8 @@ import { startFakeUpstream } from './gateway/processes.mjs';
 import { runWrkPost, wrkPostArgs, writePostScript } from './gateway/wrk-post.mjs';
 import { clockTicksPerSecond, cpuTicks } from './proc-cpu.mjs';
 import { describeMachine } from './report.mjs';
+import { gatewaySettings, requireWrkAndBuild } from './gateway/setup.mjs';
 import { snapshotBuild, startServer } from './server.mjs';
-import { wrkVersion } from './wrk.mjs';
 
 const REPORT = 'docs/benchmarks.md';
 const PROFILE_ENTRY = fileURLToPath(new URL('./gateway/cpu-profile-entry.mjs', import.meta.url));
@@ -77,23 +76,10 @@ export async function runGatewayBenchmark({
   report = REPORT,
   cpuProfileDir = process.env.BENCH_GATEWAY_CPU_PROF,
 } = {}) {
-  const version = wrkVersion();
-  if (!version) throw new Error('wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)');
-  if (!existsSync('dist/src/main.js')) throw new Error('dist/src/main.js is missing: build first');
+  const version = requireWrkAndBuild();
+  const { adminKey, upstreamKey, settings: common } = gatewaySettings();
+  const settings = { ...common, LOG_LEVEL: 'warn' };
 
-  const adminKey = `bench_${randomBytes(17).toString('hex')}`;
-  const upstreamKey = `sk-bench-${randomBytes(12).toString('hex')}`;
-  const settings = {
-    OPENAI_API_KEY: upstreamKey,
-    ADMIN_API_KEY: adminKey,
-    RATE_LIMIT_RPM: '100000000',
-    RATE_LIMIT_TPM: '100000000',
-    RESPONSE_CACHE_TTL_SECONDS: '0',
-    // Above the load's connections: the generation gate (8 slots by default) would otherwise
-    // queue half of them, which measures the queue, not the gateway's work.
-    MAX_CONCURRENT_GENERATIONS: '64',
-    LOG_LEVEL: 'warn',
-  };
   const ticksPerSecond = clockTicksPerSecond();
   const scratch = mkdtempSync(path.join(tmpdir(), 'inference-api-bench-gateway-'));
   const build = snapshotBuild();

@@ -4,8 +4,7 @@
 // alone, after `npm run build`: `node tools/bench/observability.mjs`. BENCH_ROUNDS (default 2)
 // and BENCH_SECONDS (default 10) as in run.mjs. BENCH_OBSERVABILITY_CPU_PROF=<dir> writes each
 // server's V8 CPU profile there instead of a report (the profiler's own cost would skew the numbers).
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,8 +16,9 @@ import { startOtlpSink } from './observability/otlp-sink.mjs';
 import { renderObservabilitySection } from './observability/report.mjs';
 import { clockTicksPerSecond, cpuTicks } from './proc-cpu.mjs';
 import { describeMachine } from './report.mjs';
+import { gatewaySettings, requireWrkAndBuild } from './gateway/setup.mjs';
 import { snapshotBuild, startServer } from './server.mjs';
-import { runWrk, wrkVersion } from './wrk.mjs';
+import { runWrk } from './wrk.mjs';
 
 const REPORT = 'docs/benchmarks.md';
 const PROFILE_ENTRY = fileURLToPath(new URL('./gateway/cpu-profile-entry.mjs', import.meta.url));
@@ -47,20 +47,9 @@ export async function runObservabilityBenchmark({
   report = REPORT,
   cpuProfileDir = process.env.BENCH_OBSERVABILITY_CPU_PROF,
 } = {}) {
-  const version = wrkVersion();
-  if (!version) throw new Error('wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)');
-  if (!existsSync('dist/src/main.js')) throw new Error('dist/src/main.js is missing: build first');
+  const version = requireWrkAndBuild();
+  const { adminKey, upstreamKey, settings } = gatewaySettings();
 
-  const adminKey = `bench_${randomBytes(17).toString('hex')}`;
-  const upstreamKey = `sk-bench-${randomBytes(12).toString('hex')}`;
-  const settings = {
-    OPENAI_API_KEY: upstreamKey,
-    ADMIN_API_KEY: adminKey,
-    RATE_LIMIT_RPM: '100000000',
-    RATE_LIMIT_TPM: '100000000',
-    RESPONSE_CACHE_TTL_SECONDS: '0',
-    MAX_CONCURRENT_GENERATIONS: '64',
-  };
   const auth = { Authorization: `Bearer ${adminKey}` };
   const ticksPerSecond = clockTicksPerSecond();
   const scratch = mkdtempSync(path.join(tmpdir(), 'inference-api-bench-observability-'));
