@@ -1,10 +1,34 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../../support/app.js';
+import { writeEndlessModel } from '../../support/endless-model.js';
 
 let t: TestApp;
 let base: URL;
+let dir: string;
 beforeAll(async () => {
+  // Generations must outlast the flood's admission: the bundled model ends its entries within a
+  // few milliseconds, so the streams run on a copy that cannot end its text.
+  dir = await mkdtemp(path.join(tmpdir(), 'inference-api-shedding-'));
+  const endless = path.join(dir, 'endless.gguf');
+  await writeEndlessModel(path.resolve('models/tiny-wordnet.gguf'), endless);
+  const modelsFile = path.join(dir, 'models.yaml');
+  await writeFile(
+    modelsFile,
+    [
+      'models:',
+      '  - id: endless',
+      '    targets:',
+      '      - provider: local',
+      '        model: endless',
+      `        path: ${endless}`,
+      '        context_size: 1024',
+    ].join('\n'),
+  );
   t = await startTestApp({
+    MODELS_FILE: modelsFile,
     MAX_CONCURRENT_GENERATIONS: '2',
     MAX_QUEUED_GENERATIONS: '2',
     GENERATION_QUEUE_TIMEOUT_MS: '60000',
@@ -15,6 +39,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t.close();
+  await rm(dir, { recursive: true, force: true });
 });
 
 async function longStream(): Promise<{
@@ -28,9 +53,9 @@ async function longStream(): Promise<{
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({
-      model: 'tiny-wordnet',
+      model: 'endless',
       prompt: 'A long tale of rivers',
-      max_tokens: 3000,
+      max_tokens: 1000,
       stream: true,
     }),
   });
