@@ -430,7 +430,7 @@ export interface paths {
          *     token, the session of that token has `current: true`.
          *
          *     **Who:** the user themself, an organization `admin` of the user's organization, or a platform
-         *     admin.
+         *     admin; with an API key, scope `api_keys:write` (sessions are credentials, like keys).
          */
         get: operations["listUserSessions"];
         put?: never;
@@ -471,7 +471,7 @@ export interface paths {
          *     instance. Revoking the current session is the same as `POST /v1/auth/logout`.
          *
          *     **Who:** the session's user, an organization `admin` of the user's organization, or a platform
-         *     admin.
+         *     admin; with an API key, scope `api_keys:write` (sessions are credentials, like keys).
          */
         delete: operations["deleteSession"];
         options?: never;

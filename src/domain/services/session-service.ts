@@ -1,4 +1,4 @@
-import { notFound } from '../authorization.js';
+import { notFound, requireScope } from '../authorization.js';
 import { AppError } from '../errors.js';
 import type { Session } from '../identity/model.js';
 import {
@@ -11,7 +11,11 @@ import type { CursorCodec, IdentityStore, RevocationList } from '../identity/por
 import type { Principal } from '../principal.js';
 import { tenantOf } from './tenancy.js';
 
-/** A user sees and ends their own sessions; org admins (and platform admins) anyone's. */
+/**
+ * A user sees and ends their own sessions; org admins (and platform admins) anyone's. Sessions are
+ * credentials, so they take the credentials scope, `api_keys:write`, as API keys do: every role
+ * holds it, and a key cut down to, say, `models:read` cannot sign anyone out.
+ */
 export class SessionService {
   constructor(
     private readonly store: IdentityStore,
@@ -33,6 +37,7 @@ export class SessionService {
     userId: string,
     query: ListQuery,
   ): Promise<ListResult<Session>> {
+    requireScope(principal, 'api_keys:write');
     const organizationId = await tenantOf(this.store, principal, 'user', userId);
     const list = `sessions:${userId}`;
     const request = toPageRequest(this.cursors, list, query);
@@ -49,6 +54,7 @@ export class SessionService {
   }
 
   async revoke(principal: Principal, sessionId: string): Promise<void> {
+    requireScope(principal, 'api_keys:write');
     const organizationId = await tenantOf(this.store, principal, 'session', sessionId);
     const revoked = await this.store.inTenant(organizationId, async (tx) => {
       const session = await tx.getSession(sessionId);
