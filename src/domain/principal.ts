@@ -4,7 +4,7 @@ import type { RateLimitSetting } from './identity/model.js';
 export { ROLE_SCOPES, SCOPES, type Role, type Scope } from './access.js';
 
 export type Credential =
-  | { type: 'api_key'; keyId: string }
+  | { type: 'api_key'; keyId: string; expiresAt: Date | null }
   | { type: 'access_token'; sessionId: string; jti: string; expiresAt: Date };
 
 /** Who is calling, built once per request by authentication and passed into every service call. */

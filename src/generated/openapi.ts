@@ -509,7 +509,10 @@ export interface paths {
          * @description Creates an API key for the caller. Its `scopes` must be a subset of what the caller may do
          *     (their role's scopes, or the scopes of the API key making the request): asking for more is
          *     `403`. `rate_limit` may only lower the caller's own limits (a platform admin may set any);
-         *     a higher value is `403`. An `expires_at` in the past is `422`.
+         *     a higher value is `403`. An `expires_at` in the past is `422`. A key created with an
+         *     expiring API key expires no later than that key: a later `expires_at` is `422` naming
+         *     `expires_at`, and an omitted one takes that key's expiry. An access token does not bound the
+         *     new key's expiry (keys are meant to outlive sign-in sessions).
          *
          *     The `secret` is in this response only: the server stores just its hash and cannot show it
          *     again. For the same reason `Idempotency-Key` is not supported here, and the response is
@@ -1360,7 +1363,11 @@ export interface components {
         CreateApiKeyRequest: {
             name: components["schemas"]["DisplayName"];
             scopes: components["schemas"]["Scopes"];
-            /** @description When the key stops working (unix seconds, in the future). Omit for never. */
+            /**
+             * @description When the key stops working (unix seconds, in the future). Omit for never, or, when the
+             *     request is made with an expiring API key, for that key's expiry, which is also the latest
+             *     allowed.
+             */
             expires_at?: components["schemas"]["UnixTime"];
             rate_limit?: components["schemas"]["ApiKeyRateLimit"];
         };

@@ -21,6 +21,26 @@ export interface CreateApiKeyInput {
 
 type UserPrincipal = Extract<Principal, { kind: 'user' }>;
 
+/**
+ * A key minted with an expiring key expires no later than it, or expiry would be a limit the
+ * holder lifts by minting a successor. Asking for later is refused rather than clamped, so the
+ * caller never holds a key shorter-lived than it believes; asking for nothing means "as long as
+ * allowed", which is the creator's expiry. An access token does not bound the key: keys exist to
+ * outlive sign-in sessions.
+ */
+function expiryWithin(creator: UserPrincipal, requested: Date | undefined): Date | null {
+  const ceiling = creator.credential.type === 'api_key' ? creator.credential.expiresAt : null;
+  if (ceiling === null) return requested ?? null;
+  if (requested === undefined) return ceiling;
+  if (requested > ceiling) {
+    throw validationError(
+      'expires_at',
+      `Must not be later than ${Math.floor(ceiling.getTime() / 1000)}, when the key creating it expires`,
+    );
+  }
+  return requested;
+}
+
 /** Users manage their own keys; org admins see and revoke all keys of their organization. */
 export class ApiKeyService {
   constructor(
@@ -65,6 +85,7 @@ export class ApiKeyService {
     if (input.expiresAt !== undefined && input.expiresAt <= this.now()) {
       throw validationError('expires_at', 'Must be in the future');
     }
+    const expiresAt = expiryWithin(user, input.expiresAt);
     const { secret, prefix } = this.secrets.generate();
     const key = await this.store.inTenant(user.organizationId, (tx) =>
       tx.createApiKey({
@@ -73,7 +94,7 @@ export class ApiKeyService {
         prefix,
         secretHash: this.secrets.hash(secret),
         scopes: [...new Set(input.scopes)],
-        expiresAt: input.expiresAt ?? null,
+        expiresAt,
         rateLimit: input.rateLimit ?? null,
       }),
     );

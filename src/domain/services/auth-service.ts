@@ -25,7 +25,10 @@ export interface AuthServiceDeps {
   tokens: AccessTokenIssuer;
   passwords: PasswordHasher & { dummyVerify(): Promise<void> };
   revocations: RevocationList;
+  /** Failed sign-ins per (account, address) and per account. */
   throttle: LoginThrottle;
+  /** Failed sign-ins per address, over every account tried from it: a laxer policy. */
+  addressThrottle: LoginThrottle;
   secrets: ApiKeySecrets;
   logger: Logger;
   /** How long a session may be kept alive by refreshing. */
@@ -114,7 +117,7 @@ export class AuthService {
         organizationId: null,
         role: null,
         scopes: new Set(SCOPES),
-        credential: { type: 'api_key', keyId: key.id },
+        credential: { type: 'api_key', keyId: key.id, expiresAt: key.expiresAt },
         rateLimit: key.rateLimit,
       };
     }
@@ -131,7 +134,7 @@ export class AuthService {
       organizationId: user.organizationId,
       role: user.role,
       scopes: new Set(key.scopes.filter((scope) => allowed.has(scope))),
-      credential: { type: 'api_key', keyId: key.id },
+      credential: { type: 'api_key', keyId: key.id, expiresAt: key.expiresAt },
       rateLimit: key.rateLimit,
     };
   }
@@ -143,19 +146,25 @@ export class AuthService {
     });
   }
 
+  /**
+   * Failures are throttled before the password is checked per (account, address) and per address,
+   * so an attacker at one address slows only itself. Across addresses they are counted per account
+   * too, but that count is consulted only after a wrong password: refusing before the check would
+   * let anyone lock the owner out of their account from elsewhere.
+   */
   async login(email: string, password: string, clientAddress: string): Promise<TokenPair> {
-    const { store, passwords, throttle } = this.deps;
+    const { store, passwords, throttle, addressThrottle } = this.deps;
     const normalized = email.trim().toLowerCase();
-    const keys = [`login:email:${sha256(normalized)}`, `login:ip:${clientAddress}`];
-    const decision = await throttle.check(keys);
-    if (!decision.allowed) {
-      this.deps.observer?.rateLimited('sign_in');
-      const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterSeconds));
-      throw new AppError('RATE_LIMITED', {
-        message: 'Too many failed sign-in attempts; retry later',
-        headers: { 'retry-after': String(retryAfterSeconds) },
-        logFields: { limit: 'sign_in', refused_by: 'sign_in', retry_after_s: retryAfterSeconds },
-      });
+    const account = sha256(normalized);
+    const pairKey = `login:account-ip:${account}:${clientAddress}`;
+    const addressKey = `login:ip:${clientAddress}`;
+    const accountKey = `login:email:${account}`;
+    const gate = await throttle.check([pairKey]);
+    if (!gate.allowed) throw this.signInRefused(gate.retryAfterSeconds, 'account_address');
+    const addressGate = await addressThrottle.check([addressKey]);
+    if (!addressGate.allowed) {
+      await throttle.release([pairKey]);
+      throw this.signInRefused(addressGate.retryAfterSeconds, 'address');
     }
     const user = await store.findUserByEmail(normalized);
     // Unknown emails cost one hash verification too, and get the same answer.
@@ -163,10 +172,18 @@ export class AuthService {
       ? await passwords.verify(user.passwordHash, password)
       : await passwords.dummyVerify().then(() => false);
     if (!user || !valid) {
-      await throttle.recordFailure(keys);
+      const accountDecision = await throttle.check([accountKey]);
+      await throttle.recordFailure(accountDecision.allowed ? [pairKey, accountKey] : [pairKey]);
+      await addressThrottle.recordFailure([addressKey]);
+      if (!accountDecision.allowed) {
+        throw this.signInRefused(accountDecision.retryAfterSeconds, 'account');
+      }
       throw unauthorized(INVALID_LOGIN);
     }
-    await throttle.reset(keys);
+    await throttle.reset([pairKey]);
+    // The address keeps its failures: otherwise signing in to an account of one's own between
+    // guesses would clear the count for every other account tried from that address.
+    await addressThrottle.release([addressKey]);
     const now = this.now();
     return store.inTenant(user.organizationId, async (tx) => {
       const session = await tx.createSession({
@@ -174,6 +191,19 @@ export class AuthService {
         expiresAt: new Date(now.getTime() + this.sessionTtlMs),
       });
       return this.issuePair(tx, user, session.id, session.expiresAt);
+    });
+  }
+
+  private signInRefused(
+    retryAfter: number,
+    refusedBy: 'account_address' | 'address' | 'account',
+  ): AppError {
+    this.deps.observer?.rateLimited('sign_in');
+    const retryAfterSeconds = Math.max(1, Math.ceil(retryAfter));
+    return new AppError('RATE_LIMITED', {
+      message: 'Too many failed sign-in attempts; retry later',
+      headers: { 'retry-after': String(retryAfterSeconds) },
+      logFields: { limit: 'sign_in', refused_by: refusedBy, retry_after_s: retryAfterSeconds },
     });
   }
 
