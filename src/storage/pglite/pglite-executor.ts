@@ -32,7 +32,14 @@ export class PgliteExecutor implements SqlExecutor {
   static async open(options: PgliteExecutorOptions): Promise<PgliteExecutor> {
     const dataDir = path.resolve(options.dataDir);
     await mkdir(dataDir, { recursive: true });
-    const lock = await lockDataDir(dataDir);
+    const lock = await lockDataDir(dataDir, {
+      // Another instance may be writing now; carrying on would corrupt the database for both, so
+      // this process stops (an uncaught error) rather than serve another request from it.
+      onLost: (error) => {
+        options.logger.error({ err: error, dataDir }, 'PGlite data directory lock lost; exiting');
+        throw error;
+      },
+    });
     try {
       const db = await PGlite.create({ dataDir });
       options.logger.debug({ dataDir }, 'PGlite opened');

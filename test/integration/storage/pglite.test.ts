@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,27 +11,49 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/domain/logger.js';
 import type { Storage } from '../../../src/domain/ports.js';
 import { openPgliteStorage } from '../../../src/storage/index.js';
+import { STALE_MS } from '../../../src/storage/pglite/data-dir-lock.js';
 import { PgliteExecutor } from '../../../src/storage/pglite/pglite-executor.js';
 
 const HOLDER = fileURLToPath(new URL('./fixtures/pglite-holder.ts', import.meta.url));
 const LOCK_FILE = 'inference-api.lock';
 
-/** Starts the holder child and resolves with the record it wrote once it holds the directory. */
-async function startHolder(
+interface Holding {
+  pid: number;
+  record: Record<string, unknown>;
+}
+
+/**
+ * Starts the holder child; resolves once it holds the directory, or once it exited without.
+ * `ownPidNamespace` runs it as pid 1 of a new PID namespace, as in a container of its own;
+ * --kill-child makes killing `unshare` kill the holder too.
+ */
+function spawnHolder(
   dataDir: string,
   requestId: string,
-): Promise<{ child: ChildProcess; record: Record<string, unknown> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, dataDir, requestId], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  ownPidNamespace = false,
+): {
+  child: ChildProcess;
+  outcome: Promise<{ held: Holding } | { exitCode: number | null; stderr: string }>;
+} {
+  const node = [process.execPath, '--import', 'tsx', HOLDER, dataDir, requestId];
+  const [command, ...args] = ownPidNamespace
+    ? ['unshare', '--pid', '--fork', '--kill-child', ...node]
+    : node;
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = createInterface({ input: child.stdout! });
-  const [line] = (await Promise.race([
-    once(lines, 'line'),
-    once(child, 'exit').then(([code]) => {
-      throw new Error(`holder exited early with ${String(code)}`);
-    }),
-  ])) as [string];
-  return { child, record: JSON.parse(line) as Record<string, unknown> };
+  const outcome = Promise.race([
+    once(lines, 'line').then(([line]) => ({ held: JSON.parse(String(line)) as Holding })),
+    once(child, 'exit').then(([exitCode]) => ({ exitCode: exitCode as number | null, stderr })),
+  ]);
+  return { child, outcome };
+}
+
+/** Makes the lock look as it does STALE_MS after its holder stopped refreshing it. */
+async function ageLock(dataDir: string): Promise<void> {
+  const past = new Date(Date.now() - 2 * STALE_MS);
+  await utimes(path.join(dataDir, LOCK_FILE), past, past);
 }
 
 describe('PGlite storage', () => {
@@ -69,15 +91,34 @@ describe('PGlite storage', () => {
     await expect(second.ping()).resolves.toBeUndefined();
   });
 
-  it('refuses a directory held by another live process and survives that process being killed', async () => {
-    const { child, record } = await startHolder(dataDir, 'req_from_child');
+  async function startHolder(
+    requestId: string,
+    ownPidNamespace = false,
+  ): Promise<{
+    child: ChildProcess;
+    held: Holding;
+  }> {
+    const { child, outcome } = spawnHolder(dataDir, requestId, ownPidNamespace);
     children.push(child);
+    const result = await outcome;
+    if (!('held' in result)) throw new Error(`holder exited with ${String(result.exitCode)}`);
+    return { child, held: result.held };
+  }
 
-    await expect(open()).rejects.toThrow(/in use by process \d+/);
+  it('refuses a directory held by another live process and survives that process being killed', async () => {
+    const {
+      child,
+      held: { record },
+    } = await startHolder('req_from_child');
+
+    await expect(open()).rejects.toThrow(/in use by another instance/);
 
     // SIGKILL: no close(), no shutdown checkpoint; only what PGlite wrote at commit remains.
     child.kill('SIGKILL');
     await once(child, 'exit');
+    // The killed holder's lock is still fresh: it is refused until it expires.
+    await expect(open()).rejects.toThrow(/in use by another instance/);
+    await ageLock(dataDir);
 
     const storage = await open();
     const found = await storage.usage.findByRequestId('req_from_child');
@@ -110,11 +151,26 @@ describe('PGlite storage', () => {
     expect(rows).toEqual([{ tx: 'a' }, { tx: 'b' }]);
   });
 
-  it('takes over a lock file left by a process that no longer exists', async () => {
-    const storage = await open();
-    await storage.close();
-    // No real process has a pid this large on Linux (pid_max is at most 2^22).
-    await writeFile(path.join(dataDir, LOCK_FILE), '2147483646\n');
+  it('refuses a second instance in another PID namespace although both are pid 1', async () => {
+    // Two containers on one volume: a pid in the lock cannot tell the holder from oneself.
+    const first = await startHolder('req_first_container', true);
+    expect(first.held.pid).toBe(1);
+
+    const second = spawnHolder(dataDir, 'req_second_container', true);
+    children.push(second.child);
+    const outcome = await second.outcome;
+
+    expect(outcome).not.toHaveProperty('held');
+    expect(outcome).toMatchObject({
+      stderr: expect.stringMatching(/data directory .* is in use by another instance/) as unknown,
+    });
+  });
+
+  it('takes over a lock its holder stopped refreshing', async () => {
+    await mkdir(path.join(dataDir, LOCK_FILE), { recursive: true });
+    await expect(open()).rejects.toThrow(/in use by another instance/);
+
+    await ageLock(dataDir);
 
     await expect(open()).resolves.toBeDefined();
   });
