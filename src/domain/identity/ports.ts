@@ -29,6 +29,8 @@ export interface IdentityStore {
   findRefreshToken(tokenHash: string): Promise<RefreshToken | null>;
   /** Creates or updates the platform-admin key (ADMIN_API_KEY) so exactly one exists. */
   upsertPlatformAdminKey(input: { prefix: string; secretHash: string }): Promise<void>;
+  /** Revokes the stored platform-admin key (ADMIN_API_KEY unset); false when none was live. */
+  revokePlatformAdminKey(at: Date): Promise<boolean>;
   /** Sessions are checked on every request carrying an access token. */
   getSessionForAuth(sessionId: string): Promise<Session | null>;
   /** The organization owning a tenant resource, for platform admins who belong to none. */

@@ -60,10 +60,22 @@ export class AuthService {
     this.sessionTtlMs = (deps.sessionTtlSeconds ?? 30 * 24 * 3600) * 1000;
   }
 
-  /** Makes ADMIN_API_KEY a stored platform-admin key, found and compared like any other. */
+  /**
+   * Makes ADMIN_API_KEY a stored platform-admin key, found and compared like any other. The row
+   * follows the setting: a new value replaces the old secret, and no value revokes the row, since
+   * unsetting the setting is how an operator retires a leaked key.
+   */
   async bootstrapAdminKey(adminApiKey: string | undefined): Promise<void> {
-    if (!adminApiKey) return;
     const { secrets } = this.deps;
+    if (!adminApiKey) {
+      if (await this.deps.store.revokePlatformAdminKey(this.now())) {
+        this.deps.logger.warn(
+          { component: 'auth' },
+          'ADMIN_API_KEY is not set: the stored platform-admin key is revoked',
+        );
+      }
+      return;
+    }
     await this.deps.store.upsertPlatformAdminKey({
       prefix: secrets.prefixOf(adminApiKey),
       secretHash: secrets.hash(adminApiKey),

@@ -202,6 +202,20 @@ export class SqlIdentityStore implements IdentityStore {
   }
 
   /**
+   * Cross-tenant, like the upsert. Revoked rather than deleted, so the row keeps its history
+   * (last_used_at) and setting ADMIN_API_KEY again brings the same row back.
+   */
+  async revokePlatformAdminKey(at: Date): Promise<boolean> {
+    const { rowCount } = await inScope(this.#db, CROSS_TENANT, (session) =>
+      session.query(
+        'update api_keys set revoked_at = $1 where platform_admin and revoked_at is null',
+        [at],
+      ),
+    );
+    return rowCount > 0;
+  }
+
+  /**
    * Cross-tenant: called with nothing but the session id from a verified access token, on every
    * request, as one primary-key lookup.
    */

@@ -532,6 +532,18 @@ function identityStoreSuite(engine: Engine): void {
       ).toBe(1);
       expect(await storage.identity.organizationOf('api_key', stored?.id ?? '')).toBeNull();
     });
+
+    it('revokes the platform-admin key once, and brings it back when it is set again', async () => {
+      const key = { prefix: unique('admin'), secretHash: tokenHash() };
+      await storage.identity.upsertPlatformAdminKey(key);
+      const at = new Date();
+      expect(await storage.identity.revokePlatformAdminKey(at)).toBe(true);
+      expect(await storage.identity.revokePlatformAdminKey(new Date())).toBe(false);
+      expect((await storage.identity.findApiKeyByPrefix(key.prefix))?.revokedAt).toEqual(at);
+
+      await storage.identity.upsertPlatformAdminKey(key);
+      expect((await storage.identity.findApiKeyByPrefix(key.prefix))?.revokedAt).toBeNull();
+    });
   });
 
   describe('tenant boundaries', () => {
