@@ -70,6 +70,10 @@ export interface TenantStore {
   updateUser(id: string, patch: { role?: Role; passwordHash?: string }): Promise<User | null>;
   /** Deletes the user; their sessions and API keys are revoked in the same transaction. */
   deleteUser(id: string): Promise<boolean>;
+  /**
+   * Locks the organization's admins until the transaction ends, so that of two concurrent
+   * demotions or deletions of admins the second counts after the first has committed.
+   */
   countAdmins(): Promise<number>;
 
   createSession(input: { userId: string; expiresAt: Date }): Promise<Session>;

@@ -107,12 +107,18 @@ export class SqlTenantStore implements TenantStore {
     return rowCount > 0;
   }
 
+  /**
+   * FOR UPDATE, not count(*): two transactions each demoting one of two admins would otherwise
+   * both count two and leave none. The second now waits for the first to commit, and READ
+   * COMMITTED then re-checks the locked rows, so it no longer counts the admin just demoted or
+   * deleted. Locking in id order keeps two such transactions from deadlocking.
+   */
   async countAdmins(): Promise<number> {
-    const { rows } = await this.session.query<{ count: number }>(
-      `select count(*)::int as count from users where organization_id = $1 and role = 'admin'`,
+    const { rows } = await this.session.query<{ id: string }>(
+      `select id from users where organization_id = $1 and role = 'admin' order by id for update`,
       [this.organizationId],
     );
-    return rows[0]?.count ?? 0;
+    return rows.length;
   }
 
   async createSession(input: { userId: string; expiresAt: Date }): Promise<Session> {
