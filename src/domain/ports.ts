@@ -93,6 +93,12 @@ export interface ModelProvider {
 export type UsageOutcome = 'completed' | 'cancelled' | 'failed';
 
 export interface NewUsageRecord {
+  /**
+   * The id the response carried (cmpl-…, chatcmpl-…), made by the server for every completion:
+   * the key that makes each one count exactly once, however often a batch is sent.
+   */
+  completionId: string;
+  /** The caller's X-Request-Id (or the one made for it): for correlation only, never unique. */
   requestId: string;
   principalId: string;
   /** null for the platform admin, who belongs to no organization. */
@@ -135,11 +141,14 @@ export interface UsageSummaryQuery {
 export interface UsageRepository {
   /** Buckets per UTC day and model, ordered by date then model; read from the daily totals. */
   summarize(query: UsageSummaryQuery): Promise<{ items: UsageBucket[]; hasMore: boolean }>;
-  /** Writes one record atomically; a failure leaves nothing behind. */
+  /**
+   * Writes one record atomically; a failure leaves nothing behind. AppError('CONFLICT') when its
+   * completion id is already recorded.
+   */
   record(record: NewUsageRecord): Promise<UsageRecord>;
   /**
    * Writes a batch in one transaction, daily totals included; `createdAt` is when each request
-   * ended, since a batch is written later. A request id already recorded (also twice in one
+   * ended, since a batch is written later. A completion id already recorded (also twice in one
    * batch) is skipped, not an error, so a batch can be sent again safely. Resolves with the number
    * of rows that were new. AppError('VALIDATION_ERROR') when the database refuses a row's content
    * (a CHECK constraint): the whole batch is refused and sending it again cannot help.
@@ -157,6 +166,8 @@ export interface UsageRepository {
     batchSize: number;
     signal?: AbortSignal;
   }): Promise<{ deleted: number }>;
+  findByCompletionId(completionId: string): Promise<UsageRecord | null>;
+  /** The newest record carrying this request id; several may, as the caller chose the id. */
   findByRequestId(requestId: string): Promise<UsageRecord | null>;
   /** Newest first; `before` is the id of the last record of the previous page. */
   list(options: { limit: number; before?: string }): Promise<UsageRecord[]>;

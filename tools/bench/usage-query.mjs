@@ -53,9 +53,9 @@ const RAW_SUMMARY = `
 // of the row number, so every organization and model is spread over the whole year. 1 % of the
 // rows are the platform admin's (no organization).
 const LOAD_CHUNK = `
-  insert into usage_records (id, request_id, principal_id, organization_id, model, endpoint,
-    prompt_tokens, completion_tokens, outcome, duration_ms, stream, created_at)
-  select 'usage_' || lpad(g::text, 10, '0'), 'req_bench_' || g,
+  insert into usage_records (id, completion_id, request_id, principal_id, organization_id, model,
+    endpoint, prompt_tokens, completion_tokens, outcome, duration_ms, stream, created_at)
+  select 'usage_' || lpad(g::text, 10, '0'), 'cmpl-bench' || g, 'req_bench_' || g,
     'user_bench' || lpad((h % 500)::text, 3, '0'),
     case when (h / 50) % 100 = 0 then null else 'org_bench' || lpad((h % ${ORGANIZATIONS})::text, 3, '0') end,
     ($4::text[])[(1 + (h / 5000) % ${MODELS.length})::int],
@@ -361,6 +361,7 @@ async function main() {
 
     const writes = { batch: 500, batches: 9, singles: 200 };
     const record = (organizationId) => ({
+      completionId: `cmpl-${randomUUID()}`,
       requestId: `req_${randomUUID()}`,
       principalId: 'user_bench000',
       organizationId,

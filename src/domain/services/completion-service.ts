@@ -169,7 +169,7 @@ export class CompletionService {
         model: params.model,
         cache: 'hit',
         timing,
-        events: this.replay(ctx, params, hit, this.generationSpan(params, 'hit')),
+        events: this.replay(ctx, params, id, hit, this.generationSpan(params, 'hit')),
       };
     }
     const promptTokens = this.router.countPromptTokens(params.model, params.input);
@@ -254,6 +254,7 @@ export class CompletionService {
       cache: key === null ? 'bypass' : 'miss',
       timing,
       events: this.metered(ctx, params, events, {
+        completionId: id,
         finish,
         progress,
         timing,
@@ -281,6 +282,7 @@ export class CompletionService {
   private async *replay(
     ctx: CompletionContext,
     params: CompletionParams,
+    completionId: string,
     hit: CachedCompletion,
     span: SpanScope,
   ): AsyncGenerator<GenerationEvent> {
@@ -303,7 +305,7 @@ export class CompletionService {
       timeToFirstTokenMs: 0,
       durationMs: 0,
     });
-    this.recordUsage(ctx, params, hit.usage, 'completed', 0);
+    this.recordUsage(ctx, params, completionId, hit.usage, 'completed', 0);
   }
 
   async complete(ctx: CompletionContext, params: CompletionParams): Promise<CompletedGeneration> {
@@ -335,6 +337,7 @@ export class CompletionService {
     params: CompletionParams,
     events: AsyncIterable<GenerationEvent>,
     run: {
+      completionId: string;
       finish: (actualTokens: number | null) => void;
       progress: { started: boolean };
       timing: { upstreamMs: number };
@@ -409,20 +412,25 @@ export class CompletionService {
           timeToFirstTokenMs: firstTokenMs,
           durationMs,
         });
-        this.recordUsage(ctx, params, usage, outcome, durationMs);
+        this.recordUsage(ctx, params, run.completionId, usage, outcome, durationMs);
       }
     }
   }
 
-  /** Buffered and written in batches off the request path; it never throws. */
+  /**
+   * Buffered and written in batches off the request path; it never throws. Keyed on the completion
+   * id this service made, never on the caller's request id, so every completion counts once.
+   */
   private recordUsage(
     ctx: CompletionContext,
     params: CompletionParams,
+    completionId: string,
     usage: TokenUsage,
     outcome: UsageOutcome,
     durationMs: number,
   ): void {
     this.usage.record({
+      completionId,
       requestId: ctx.requestId,
       principalId: ctx.principal.id,
       organizationId: ctx.principal.organizationId,

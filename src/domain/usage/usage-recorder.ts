@@ -42,7 +42,7 @@ const refused = (error: unknown) => isAppError(error) && error.code === 'VALIDAT
  *
  * A failed write keeps its rows in front of the buffer; timed and size-triggered writes pause with
  * exponential backoff, `flush()` and `close()` try at once. Sending a batch again is safe, since
- * the repository skips request ids it already has (the write may have committed before the
+ * the repository skips completion ids it already has (the write may have committed before the
  * connection broke). A batch the database refuses for its content is written row by row, so one
  * bad row is dropped (logged with its request id) instead of blocking every later one.
  */
@@ -206,7 +206,7 @@ export class UsageRecorder implements UsageSink {
         } catch (rowError) {
           if (!refused(rowError)) throw rowError;
           this.#logger.error(
-            { err: rowError, request_id: record.requestId },
+            { err: rowError, request_id: record.requestId, completion_id: record.completionId },
             'the database refused a usage record; dropped it',
           );
         }

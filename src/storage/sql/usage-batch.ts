@@ -8,29 +8,32 @@ export type TimedUsageRecord = NewUsageRecord & { createdAt: Date };
 // its parameter count stay the same for any batch size, and a null organization needs no special
 // encoding. The roll-up into usage_daily happens in this statement (trigger of migration 003).
 //
-// Ordered by request id: a row waits for a concurrent transaction inserting the same request id,
-// so two batches sharing ids in opposite orders would deadlock; in one order they queue.
+// Keyed on the completion id, which the server makes, so a batch sent again after a lost commit adds
+// nothing while no client-chosen value (X-Request-Id) can merge or suppress anyone's records.
+// Ordered by that key: a row waits for a concurrent transaction inserting the same key, so two
+// batches sharing keys in opposite orders would deadlock; in one order they queue.
 export const INSERT_BATCH = `
-  insert into usage_records (id, request_id, principal_id, organization_id, model, endpoint,
-    prompt_tokens, completion_tokens, outcome, duration_ms, stream, created_at)
-  select id, request_id, principal_id, organization_id, model, endpoint, prompt_tokens,
-    completion_tokens, outcome, duration_ms, stream, created_at
-  from json_to_recordset($1::json) as batch (id text, request_id text, principal_id text,
-    organization_id text, model text, endpoint text, prompt_tokens integer,
+  insert into usage_records (id, completion_id, request_id, principal_id, organization_id, model,
+    endpoint, prompt_tokens, completion_tokens, outcome, duration_ms, stream, created_at)
+  select id, completion_id, request_id, principal_id, organization_id, model, endpoint,
+    prompt_tokens, completion_tokens, outcome, duration_ms, stream, created_at
+  from json_to_recordset($1::json) as batch (id text, completion_id text, request_id text,
+    principal_id text, organization_id text, model text, endpoint text, prompt_tokens integer,
     completion_tokens integer, outcome text, duration_ms integer, stream boolean,
     created_at timestamptz)
-  order by request_id
-  on conflict (request_id) do nothing`;
+  order by completion_id
+  on conflict (completion_id) do nothing`;
 
-/** The first record of each request id wins, as it would had they come one by one. */
+/** The first record of each completion id wins, as it would had they come one by one. */
 export function batchParameter(records: readonly TimedUsageRecord[]): string {
   const firsts = new Map<string, TimedUsageRecord>();
   for (const record of records) {
-    if (!firsts.has(record.requestId)) firsts.set(record.requestId, record);
+    if (!firsts.has(record.completionId)) firsts.set(record.completionId, record);
   }
   return JSON.stringify(
     [...firsts.values()].map((record) => ({
       id: newId('usage'),
+      completion_id: record.completionId,
       request_id: record.requestId,
       principal_id: record.principalId,
       organization_id: record.organizationId,

@@ -19,8 +19,8 @@ import type { SummaryRow } from './usage-summary.js';
 
 const INSERT = `
   insert into usage_records (id, request_id, principal_id, model, endpoint, prompt_tokens,
-    completion_tokens, outcome, duration_ms, stream, organization_id)
-  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    completion_tokens, outcome, duration_ms, stream, organization_id, completion_id)
+  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
   returning ${USAGE_COLUMNS}`;
 
 // Oldest first through usage_records_created_at_id_idx. SKIP LOCKED: instances pruning in the same
@@ -34,7 +34,12 @@ const PRUNE_BATCH = `
 
 const DAY_MS = 86_400_000;
 
-const FIND_BY_REQUEST_ID = `select ${USAGE_COLUMNS} from usage_records where request_id = $1`;
+const FIND_BY_COMPLETION_ID = `select ${USAGE_COLUMNS} from usage_records where completion_id = $1`;
+
+const FIND_BY_REQUEST_ID = `
+  select ${USAGE_COLUMNS} from usage_records where request_id = $1
+  order by created_at desc, id desc
+  limit 1`;
 
 const LIST_FIRST_PAGE = `
   select ${USAGE_COLUMNS} from usage_records
@@ -79,6 +84,7 @@ export class SqlUsageRepository implements UsageRepository {
           record.durationMs,
           record.stream,
           record.organizationId,
+          record.completionId,
         ],
         false,
         record.organizationId === null ? CROSS_TENANT : tenant(record.organizationId),
@@ -87,14 +93,20 @@ export class SqlUsageRepository implements UsageRepository {
       if (!row) throw new Error('INSERT … RETURNING returned no row');
       return toUsageRecord(row);
     } catch (error) {
-      if (isUniqueViolation(error, 'usage_records_request_id_key')) {
+      if (isUniqueViolation(error, 'usage_records_completion_id_key')) {
         throw new AppError('CONFLICT', {
-          message: `Usage for request ${record.requestId} is already recorded`,
+          message: `Usage for completion ${record.completionId} is already recorded`,
           cause: error,
         });
       }
       throw error;
     }
+  }
+
+  async findByCompletionId(completionId: string): Promise<UsageRecord | null> {
+    const { rows } = await this.#query<UsageRow>(FIND_BY_COMPLETION_ID, [completionId], true);
+    const [row] = rows;
+    return row ? toUsageRecord(row) : null;
   }
 
   async findByRequestId(requestId: string): Promise<UsageRecord | null> {

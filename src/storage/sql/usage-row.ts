@@ -1,12 +1,13 @@
 import type { NewUsageRecord, UsageOutcome, UsageRecord } from '../../domain/ports.js';
 
 export const USAGE_COLUMNS =
-  'id, request_id, principal_id, organization_id, model, endpoint, prompt_tokens, completion_tokens, outcome, ' +
+  'id, completion_id, request_id, principal_id, organization_id, model, endpoint, prompt_tokens, completion_tokens, outcome, ' +
   'duration_ms, stream, created_at';
 
 /** As the drivers hand it over; typed loosely because the two engines parse types on their own. */
 export interface UsageRow {
   id: string;
+  completion_id: string;
   request_id: string;
   principal_id: string;
   organization_id: string | null;
@@ -29,6 +30,7 @@ const OUTCOMES: ReadonlySet<string> = new Set<UsageOutcome>(['completed', 'cance
 export function toUsageRecord(row: UsageRow): UsageRecord {
   return {
     id: row.id,
+    completionId: row.completion_id,
     requestId: row.request_id,
     principalId: row.principal_id,
     organizationId: row.organization_id,

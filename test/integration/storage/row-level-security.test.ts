@@ -58,9 +58,9 @@ function rowLevelSecuritySuite(engine: Engine): void {
         await tx.createApiKey(newApiKey(user.id));
       }
       await rawSession(tx).query(
-        `insert into usage_records (id, request_id, principal_id, model, endpoint, prompt_tokens,
-           completion_tokens, outcome, duration_ms, stream, organization_id)
-         values ($1, $1, $2, 'm', 'completions', 0, 0, 'completed', 0, false, $3)`,
+        `insert into usage_records (id, completion_id, request_id, principal_id, model, endpoint,
+           prompt_tokens, completion_tokens, outcome, duration_ms, stream, organization_id)
+         values ($1, $1, $1, $2, 'm', 'completions', 0, 0, 'completed', 0, false, $3)`,
         [`usage_${randomBytes(8).toString('hex')}`, admin.id, organization.id],
       );
       return [admin.id, member.id];
@@ -84,6 +84,7 @@ function rowLevelSecuritySuite(engine: Engine): void {
     orgB = await seedTenant();
     // A row of no tenant at all: usage of the platform admin.
     await storage.usage.record({
+      completionId: `cmpl-${randomBytes(8).toString('hex')}`,
       requestId: `req_${randomBytes(8).toString('hex')}`,
       principalId: 'platform-admin',
       organizationId: null,

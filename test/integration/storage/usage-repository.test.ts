@@ -11,6 +11,7 @@ import type { Engine, StorageHarness } from './engines.js';
 
 function newUsage(overrides: Partial<NewUsageRecord> = {}): NewUsageRecord {
   return {
+    completionId: `chatcmpl-${randomUUID()}`,
     requestId: `req_${randomUUID()}`,
     principalId: 'platform-admin',
     organizationId: null,
@@ -75,18 +76,31 @@ function usageRepositorySuite(engine: Engine): void {
     await expect(storage.usage.findByRequestId('req_missing')).resolves.toBeNull();
   });
 
-  it('rejects a second record for the same request id and keeps the first intact', async () => {
+  it('rejects a second record for the same completion id and keeps the first intact', async () => {
     const first = await storage.usage.record(newUsage());
     const countBefore = (await listAll(storage, 1000)).length;
 
     const duplicate = storage.usage.record(
-      newUsage({ requestId: first.requestId, model: 'other' }),
+      newUsage({ completionId: first.completionId, model: 'other' }),
     );
     await expect(duplicate).rejects.toBeInstanceOf(AppError);
     await expect(duplicate).rejects.toMatchObject({ code: 'CONFLICT' });
 
-    expect(await storage.usage.findByRequestId(first.requestId)).toEqual(first);
+    expect(await storage.usage.findByCompletionId(first.completionId)).toEqual(first);
     expect(await listAll(storage, 1000)).toHaveLength(countBefore);
+  });
+
+  it('keeps every completion that shares a request id, whoever sent it', async () => {
+    const requestId = `req_${randomUUID()}`;
+    const mine = await storage.usage.record(newUsage({ requestId, organizationId: 'org_a' }));
+    const again = await storage.usage.record(newUsage({ requestId, organizationId: 'org_a' }));
+    const theirs = await storage.usage.record(newUsage({ requestId, organizationId: 'org_b' }));
+
+    for (const record of [mine, again, theirs]) {
+      expect(await storage.usage.findByCompletionId(record.completionId)).toEqual(record);
+    }
+    const listed = await listAll(storage, 1000);
+    expect(listed.filter((record) => record.requestId === requestId)).toHaveLength(3);
   });
 
   it('rejects negative token counts through the CHECK constraint and writes nothing', async () => {
@@ -154,9 +168,9 @@ function usageRepositorySuite(engine: Engine): void {
     await executor.transaction(async (session) => {
       for (const id of ids) {
         await session.query(
-          `insert into usage_records (id, request_id, principal_id, model, endpoint,
-             prompt_tokens, completion_tokens, outcome, duration_ms, stream, created_at)
-           values ($1, $1, 'p', 'm', 'completions', 0, 0, 'completed', 0, false,
+          `insert into usage_records (id, completion_id, request_id, principal_id, model,
+             endpoint, prompt_tokens, completion_tokens, outcome, duration_ms, stream, created_at)
+           values ($1, $1, $1, 'p', 'm', 'completions', 0, 0, 'completed', 0, false,
              '2001-02-03T04:05:06.789123Z')`,
           [id],
         );

@@ -9,6 +9,7 @@ export const DAY_MS = 86_400_000;
 
 export function newUsage(overrides: Partial<NewUsageRecord> = {}): NewUsageRecord {
   return {
+    completionId: `chatcmpl-${randomUUID()}`,
     requestId: `req_${randomUUID()}`,
     principalId: 'user_usage0001',
     organizationId: 'org_usagetest_a',

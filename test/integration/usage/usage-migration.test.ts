@@ -57,6 +57,33 @@ describe.each(engines)('usage roll-up migration on $name', (engine) => {
     ]);
     expect(await dailyTotals(executor)).toEqual(await totalsFromRaw(executor));
   });
+
+  it('keys the records written before it on their own id and frees the request id', async () => {
+    const executor = await harness.openExecutor();
+    await migrateUpTo(executor, 3);
+    await executor.query(LEGACY_ROWS);
+
+    const applied = await migrate(executor, { logger: silentLogger });
+    expect(applied.map((migration) => migration.file)).toContain('004_usage_completion_id.sql');
+
+    const { rows } = await executor.query<{ mismatched: number }>(
+      'select count(*)::int as mismatched from usage_records where completion_id <> id',
+    );
+    expect(rows).toEqual([{ mismatched: 0 }]);
+    const storage = createSqlStorage(executor);
+    expect(await storage.usage.findByCompletionId('usage_legacy000007')).toMatchObject({
+      requestId: 'req_legacy_7',
+    });
+    // The same request id again, as a client may send it: a record of its own.
+    const reused = timedUsage('2024-05-02T10:00:00Z', {
+      requestId: 'req_legacy_7',
+      organizationId: 'org_legacy_b',
+      model: 'm2',
+    });
+    expect(await storage.usage.recordMany([reused])).toEqual({ inserted: 1 });
+    expect(await storage.usage.recordMany([reused])).toEqual({ inserted: 0 });
+    expect(await dailyTotals(executor)).toEqual(await totalsFromRaw(executor));
+  });
 });
 
 describe('usage roll-up migration run by a table owner that is not a superuser', () => {

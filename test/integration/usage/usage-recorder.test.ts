@@ -116,23 +116,47 @@ function recorderSuite(engine: Engine): void {
     expect(totals).toMatchObject({ requests: 1234, prompt_tokens: (1233 * 1234) / 2 });
   });
 
-  it('skips a request id already recorded without failing the rest of the batch', async () => {
+  it('skips a completion id already recorded without failing the rest of the batch', async () => {
     const first = newUsage();
     await storage.usage.record(first);
     const usage = recorder(storage.usage, silentLogger, { flushIntervalMs: NEVER_MS });
     const again = newUsage();
-    usage.record(newUsage({ requestId: first.requestId, promptTokens: 999 }));
+    usage.record(newUsage({ completionId: first.completionId, promptTokens: 999 }));
     usage.record(again);
-    usage.record(newUsage({ requestId: again.requestId, promptTokens: 999 }));
+    usage.record(newUsage({ completionId: again.completionId, promptTokens: 999 }));
     usage.record(newUsage());
 
     await usage.flush();
 
     expect(await rawCount(executor)).toBe(3);
-    expect((await storage.usage.findByRequestId(first.requestId))?.promptTokens).toBe(10);
-    expect((await storage.usage.findByRequestId(again.requestId))?.promptTokens).toBe(10);
+    expect((await storage.usage.findByCompletionId(first.completionId))?.promptTokens).toBe(10);
+    expect((await storage.usage.findByCompletionId(again.completionId))?.promptTokens).toBe(10);
     expect(await dailyTotals(executor)).toEqual(await totalsFromRaw(executor));
     expect((await dailyTotals(executor))[0]?.requests).toBe(3);
+  });
+
+  it('counts every completion once however the callers chose their request ids', async () => {
+    const usage = recorder(storage.usage, silentLogger, { flushIntervalMs: NEVER_MS });
+    // One caller reusing an id for 100 requests, another caller's request sent with that id
+    // first: neither may merge, skip or suppress a record.
+    usage.record(newUsage({ requestId: 'req_shared', organizationId: 'org_usagetest_b' }));
+    await usage.flush();
+    const batch = Array.from({ length: 100 }, () =>
+      newUsage({ requestId: 'req_shared', promptTokens: 1, completionTokens: 2 }),
+    );
+    for (const record of batch) usage.record(record);
+    await usage.flush();
+    // A batch sent again after a lost commit still adds nothing.
+    await storage.usage.recordMany(batch.map((record) => ({ ...record, createdAt: new Date() })));
+
+    expect(await rawCount(executor)).toBe(101);
+    const totals = await dailyTotals(executor);
+    expect(totals.map((row) => [row.organization_id, row.requests])).toEqual([
+      ['org_usagetest_a', 100],
+      ['org_usagetest_b', 1],
+    ]);
+    expect(totals[0]).toMatchObject({ prompt_tokens: 100, completion_tokens: 200 });
+    expect(totals).toEqual(await totalsFromRaw(executor));
   });
 
   it('drops a row the database refuses and writes the rest of its batch', async () => {

@@ -69,8 +69,8 @@ function rollupSuite(engine: Engine): void {
           model: pick(next, models),
           promptTokens: Math.floor(next() * 1000),
           completionTokens: Math.floor(next() * 1000),
-          // A duplicate of an earlier request, with other numbers: it must count once.
-          ...(earlier ? { requestId: earlier.requestId } : {}),
+          // A duplicate of an earlier completion, with other numbers: it must count once.
+          ...(earlier ? { completionId: earlier.completionId } : {}),
         });
         batch.push(record);
         seen.push(record);
@@ -84,7 +84,7 @@ function rollupSuite(engine: Engine): void {
     // And one at a time through the single-record path, which the same trigger covers.
     await storage.usage.record(timedUsage(new Date(base), { organizationId: null }));
 
-    const unique = new Set(seen.map((record) => record.requestId)).size;
+    const unique = new Set(seen.map((record) => record.completionId)).size;
     expect(await rawCount(executor)).toBe(unique + 1);
     const totals = await dailyTotals(executor);
     expect(totals.length).toBeGreaterThan(30);
