@@ -311,15 +311,27 @@ export async function buildApp(
       heapUsedRatioLimit: config.load.heapUsedRatioLimit,
     });
     closers.push(async () => overload.stop());
-    const gate = new GenerationGate({
-      maxConcurrent: config.load.maxConcurrentGenerations,
-      maxQueued: config.load.maxQueuedGenerations,
-      queueTimeoutMs: config.load.queueTimeoutMs,
-      overload,
-      onShed: (reason) => metrics.inference.shed(reason),
-    });
+    const onShed = (reason: Parameters<typeof metrics.inference.shed>[0]) =>
+      metrics.inference.shed(reason);
+    const gates = {
+      local: new GenerationGate({
+        maxConcurrent: config.load.maxConcurrentGenerations,
+        maxQueued: config.load.maxQueuedGenerations,
+        queueTimeoutMs: config.load.queueTimeoutMs,
+        overload,
+        onShed,
+      }),
+      upstream: new GenerationGate({
+        maxConcurrent: config.load.maxConcurrentUpstreamStreams,
+        maxQueued: config.load.maxQueuedUpstreamStreams,
+        queueTimeoutMs: config.load.queueTimeoutMs,
+        overload,
+        onShed,
+      }),
+    };
     metrics.watch({
-      generationGate: () => gate.stats(),
+      generationGate: () => gates.local.stats(),
+      upstreamGate: () => gates.upstream.stats(),
       eventLoopLagMs: () => overload.eventLoopLagMs(),
       circuitStates: () =>
         [...upstreams].flatMap(([provider, upstream]) =>
@@ -341,7 +353,7 @@ export async function buildApp(
           router,
           usage: usageRecorder,
           limits: rateLimits,
-          gate,
+          gates,
           logger,
           cache: responseCache(config, redis, logger),
           observer: metrics.inference,

@@ -69,6 +69,8 @@ export interface Config {
   /** Defaults for local models; MODELS_FILE targets may set their own. */
   localModel: { threads: number; contexts: number; bundledPath: string };
   logLevel: string;
+    maxConcurrentUpstreamStreams: number;
+    maxQueuedUpstreamStreams: number;
   shutdownTimeoutMs: number;
 }
 
@@ -198,3 +200,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }
+      maxConcurrentUpstreamStreams: e.MAX_CONCURRENT_UPSTREAM_STREAMS,
+      maxQueuedUpstreamStreams: e.MAX_QUEUED_UPSTREAM_STREAMS,

@@ -81,8 +81,15 @@ export interface ModelRoute {
  * Upstream failures are AppError('UPSTREAM_ERROR' | 'UPSTREAM_TIMEOUT'); one thrown before the
  * first event lets the router fall back to another target.
  */
+/**
+ * What a generation costs this instance: `local` holds one of a few model contexts and CPU for its
+ * whole length; `upstream` holds a socket while another service computes.
+ */
+export type GenerationCapacity = 'local' | 'upstream';
+
 export interface ModelProvider {
   readonly name: string;
+  readonly capacity: GenerationCapacity;
   models(): ModelDescriptor[];
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent>;
   /** Prompt tokens of an input as `model` (the provider's name for it) counts them. */

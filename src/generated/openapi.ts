@@ -515,8 +515,11 @@ export interface paths {
          *     new key's expiry (keys are meant to outlive sign-in sessions).
          *
          *     The `secret` is in this response only: the server stores just its hash and cannot show it
-         *     again. For the same reason `Idempotency-Key` is not supported here, and the response is
-         *     never cached (`Cache-Control: no-store`).
+         *     again, and the response is never cached (`Cache-Control: no-store`). For the same reason
+         *     a retry with the same `Idempotency-Key` creates nothing and cannot show the secret either:
+         *     it answers `200` with the key made by the first request, without `secret`, and
+         *     `Idempotent-Replayed: true`. A client that lost the first response can revoke that key and
+         *     create another with a new `Idempotency-Key`.
          *
          *     **Who:** any credential with the scope `api_keys:write`.
          */
@@ -1861,11 +1864,16 @@ export interface components {
         /**
          * @description A unique key (1 to 255 printable ASCII characters; a UUID is a good choice) that makes
          *     retrying this `POST` safe: for 24 hours after the first request with this key by the same
-         *     credential, a request with the same key replays the first response (status, headers and
-         *     body) instead of acting again. Reusing a key with a different body is `422
-         *     VALIDATION_ERROR` naming `Idempotency-Key`; a retry while the first request is still being
-         *     processed is `409 CONFLICT`. Responses with a `5xx` status are not stored, so a retry acts
-         *     again. With `stream: true` the key is ignored (event streams are not replayed).
+         *     credential (the same API key, or the same sign-in session across token refreshes), a
+         *     request with the same key replays the first response (status, headers and body)
+         *     with `Idempotent-Replayed: true` instead of acting again. Another credential, even of the
+         *     same user, never sees that response: its request with the same key acts on its own.
+         *     Reusing a key with a different body is `422 VALIDATION_ERROR` naming `Idempotency-Key`; a
+         *     retry while the first request is still being processed is `409 CONFLICT` with
+         *     `Retry-After`. Only final outcomes are stored: a `408`, `425`, `429` or `5xx` answer is
+         *     not, so a retry acts again. A request that never finishes (its server stopped) holds the
+         *     key for at most 10 minutes; after that a retry acts. With `stream: true` the key is
+         *     ignored (event streams are not replayed).
          * @example 0b8d1c55-3f0a-4c1e-9a1d-6a9b2c4e7f10
          */
         IdempotencyKey: string;
@@ -1930,6 +1938,12 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description `true` when this response is the replay of an earlier request with the same
+         *     `Idempotency-Key`: nothing was done again. Absent otherwise.
+         * @example true
+         */
+        "Idempotent-Replayed": "true";
         /**
          * @description Whether a completion came from the response cache: `HIT`, `MISS` (cacheable, computed and
          *     stored) or `BYPASS` (not cacheable: temperature above 0, or the request opted out with
@@ -2171,11 +2185,16 @@ export interface operations {
                 /**
                  * @description A unique key (1 to 255 printable ASCII characters; a UUID is a good choice) that makes
                  *     retrying this `POST` safe: for 24 hours after the first request with this key by the same
-                 *     credential, a request with the same key replays the first response (status, headers and
-                 *     body) instead of acting again. Reusing a key with a different body is `422
-                 *     VALIDATION_ERROR` naming `Idempotency-Key`; a retry while the first request is still being
-                 *     processed is `409 CONFLICT`. Responses with a `5xx` status are not stored, so a retry acts
-                 *     again. With `stream: true` the key is ignored (event streams are not replayed).
+                 *     credential (the same API key, or the same sign-in session across token refreshes), a
+                 *     request with the same key replays the first response (status, headers and body)
+                 *     with `Idempotent-Replayed: true` instead of acting again. Another credential, even of the
+                 *     same user, never sees that response: its request with the same key acts on its own.
+                 *     Reusing a key with a different body is `422 VALIDATION_ERROR` naming `Idempotency-Key`; a
+                 *     retry while the first request is still being processed is `409 CONFLICT` with
+                 *     `Retry-After`. Only final outcomes are stored: a `408`, `425`, `429` or `5xx` answer is
+                 *     not, so a retry acts again. A request that never finishes (its server stopped) holds the
+                 *     key for at most 10 minutes; after that a retry acts. With `stream: true` the key is
+                 *     ignored (event streams are not replayed).
                  * @example 0b8d1c55-3f0a-4c1e-9a1d-6a9b2c4e7f10
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2282,11 +2301,16 @@ export interface operations {
                 /**
                  * @description A unique key (1 to 255 printable ASCII characters; a UUID is a good choice) that makes
                  *     retrying this `POST` safe: for 24 hours after the first request with this key by the same
-                 *     credential, a request with the same key replays the first response (status, headers and
-                 *     body) instead of acting again. Reusing a key with a different body is `422
-                 *     VALIDATION_ERROR` naming `Idempotency-Key`; a retry while the first request is still being
-                 *     processed is `409 CONFLICT`. Responses with a `5xx` status are not stored, so a retry acts
-                 *     again. With `stream: true` the key is ignored (event streams are not replayed).
+                 *     credential (the same API key, or the same sign-in session across token refreshes), a
+                 *     request with the same key replays the first response (status, headers and body)
+                 *     with `Idempotent-Replayed: true` instead of acting again. Another credential, even of the
+                 *     same user, never sees that response: its request with the same key acts on its own.
+                 *     Reusing a key with a different body is `422 VALIDATION_ERROR` naming `Idempotency-Key`; a
+                 *     retry while the first request is still being processed is `409 CONFLICT` with
+                 *     `Retry-After`. Only final outcomes are stored: a `408`, `425`, `429` or `5xx` answer is
+                 *     not, so a retry acts again. A request that never finishes (its server stopped) holds the
+                 *     key for at most 10 minutes; after that a retry acts. With `stream: true` the key is
+                 *     ignored (event streams are not replayed).
                  * @example 0b8d1c55-3f0a-4c1e-9a1d-6a9b2c4e7f10
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2635,11 +2659,16 @@ export interface operations {
                 /**
                  * @description A unique key (1 to 255 printable ASCII characters; a UUID is a good choice) that makes
                  *     retrying this `POST` safe: for 24 hours after the first request with this key by the same
-                 *     credential, a request with the same key replays the first response (status, headers and
-                 *     body) instead of acting again. Reusing a key with a different body is `422
-                 *     VALIDATION_ERROR` naming `Idempotency-Key`; a retry while the first request is still being
-                 *     processed is `409 CONFLICT`. Responses with a `5xx` status are not stored, so a retry acts
-                 *     again. With `stream: true` the key is ignored (event streams are not replayed).
+                 *     credential (the same API key, or the same sign-in session across token refreshes), a
+                 *     request with the same key replays the first response (status, headers and body)
+                 *     with `Idempotent-Replayed: true` instead of acting again. Another credential, even of the
+                 *     same user, never sees that response: its request with the same key acts on its own.
+                 *     Reusing a key with a different body is `422 VALIDATION_ERROR` naming `Idempotency-Key`; a
+                 *     retry while the first request is still being processed is `409 CONFLICT` with
+                 *     `Retry-After`. Only final outcomes are stored: a `408`, `425`, `429` or `5xx` answer is
+                 *     not, so a retry acts again. A request that never finishes (its server stopped) holds the
+                 *     key for at most 10 minutes; after that a retry acts. With `stream: true` the key is
+                 *     ignored (event streams are not replayed).
                  * @example 0b8d1c55-3f0a-4c1e-9a1d-6a9b2c4e7f10
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2791,11 +2820,16 @@ export interface operations {
                 /**
                  * @description A unique key (1 to 255 printable ASCII characters; a UUID is a good choice) that makes
                  *     retrying this `POST` safe: for 24 hours after the first request with this key by the same
-                 *     credential, a request with the same key replays the first response (status, headers and
-                 *     body) instead of acting again. Reusing a key with a different body is `422
-                 *     VALIDATION_ERROR` naming `Idempotency-Key`; a retry while the first request is still being
-                 *     processed is `409 CONFLICT`. Responses with a `5xx` status are not stored, so a retry acts
-                 *     again. With `stream: true` the key is ignored (event streams are not replayed).
+                 *     credential (the same API key, or the same sign-in session across token refreshes), a
+                 *     request with the same key replays the first response (status, headers and body)
+                 *     with `Idempotent-Replayed: true` instead of acting again. Another credential, even of the
+                 *     same user, never sees that response: its request with the same key acts on its own.
+                 *     Reusing a key with a different body is `422 VALIDATION_ERROR` naming `Idempotency-Key`; a
+                 *     retry while the first request is still being processed is `409 CONFLICT` with
+                 *     `Retry-After`. Only final outcomes are stored: a `408`, `425`, `429` or `5xx` answer is
+                 *     not, so a retry acts again. A request that never finishes (its server stopped) holds the
+                 *     key for at most 10 minutes; after that a retry acts. With `stream: true` the key is
+                 *     ignored (event streams are not replayed).
                  * @example 0b8d1c55-3f0a-4c1e-9a1d-6a9b2c4e7f10
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3280,6 +3314,22 @@ export interface operations {
                  * @example 5f1c9a7e-2b1d-4a43-9d55-0c9f3d1e8a11
                  */
                 "X-Request-Id"?: components["parameters"]["RequestIdHeader"];
+                /**
+                 * @description A unique key (1 to 255 printable ASCII characters; a UUID is a good choice) that makes
+                 *     retrying this `POST` safe: for 24 hours after the first request with this key by the same
+                 *     credential (the same API key, or the same sign-in session across token refreshes), a
+                 *     request with the same key replays the first response (status, headers and body)
+                 *     with `Idempotent-Replayed: true` instead of acting again. Another credential, even of the
+                 *     same user, never sees that response: its request with the same key acts on its own.
+                 *     Reusing a key with a different body is `422 VALIDATION_ERROR` naming `Idempotency-Key`; a
+                 *     retry while the first request is still being processed is `409 CONFLICT` with
+                 *     `Retry-After`. Only final outcomes are stored: a `408`, `425`, `429` or `5xx` answer is
+                 *     not, so a retry acts again. A request that never finishes (its server stopped) holds the
+                 *     key for at most 10 minutes; after that a retry acts. With `stream: true` the key is
+                 *     ignored (event streams are not replayed).
+                 * @example 0b8d1c55-3f0a-4c1e-9a1d-6a9b2c4e7f10
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
             cookie?: never;
@@ -3304,6 +3354,45 @@ export interface operations {
             };
         };
         responses: {
+            /**
+             * @description A retry with the `Idempotency-Key` of an earlier creation: the key that request made,
+             *     without its secret (which is never stored). Nothing new was created.
+             */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "key_4Hd8TzW1pe",
+                     *       "object": "api_key",
+                     *       "name": "CI pipeline",
+                     *       "prefix": "sk-4Hd8",
+                     *       "scopes": [
+                     *         "models:read",
+                     *         "completions:write"
+                     *       ],
+                     *       "expires_at": 1764057600,
+                     *       "rate_limit": {
+                     *         "requests_per_minute": 60,
+                     *         "tokens_per_minute": 20000
+                     *       },
+                     *       "last_used_at": null,
+                     *       "created_at": 1732521600,
+                     *       "user_id": "user_7Fq2ZyB01c",
+                     *       "organization_id": "org_2mX9aQ7Lk1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
             /** @description The new key, with its secret (shown once). */
             201: {
                 headers: {

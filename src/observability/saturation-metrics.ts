@@ -16,8 +16,10 @@ export interface CircuitStateSample {
 export interface SaturationSources {
   /** pg.Pool: totalCount, idleCount, waitingCount. */
   databasePool: () => { total: number; idle: number; waiting: number };
-  /** GenerationGate.stats(). */
+  /** GenerationGate.stats() of the gate in front of local models. */
   generationGate: () => { active: number; queued: number };
+  /** GenerationGate.stats() of the gate in front of proxied upstream streams. */
+  upstreamGate: () => { active: number; queued: number };
   /** OverloadMonitor.eventLoopLagMs(): p99 delay over its last sample interval. */
   eventLoopLagMs: () => number;
   /** Every breaker seen so far, of every upstream provider. */
@@ -77,7 +79,7 @@ export function createSaturationMetrics(registry: Registry): SaturationMetrics {
   });
   new Gauge({
     name: 'generation_gate_active',
-    help: 'Generations holding a slot of the generation gate',
+    help: 'Local generations holding a slot of the generation gate',
     registers,
     collect() {
       const gate = read(sources.generationGate);
@@ -86,10 +88,28 @@ export function createSaturationMetrics(registry: Registry): SaturationMetrics {
   });
   new Gauge({
     name: 'generation_gate_queued',
-    help: 'Generations waiting for a slot (load-shedding queue depth)',
+    help: 'Local generations waiting for a slot (load-shedding queue depth)',
     registers,
     collect() {
       const gate = read(sources.generationGate);
+      if (gate) this.set(gate.queued);
+    },
+  });
+  new Gauge({
+    name: 'upstream_gate_active',
+    help: 'Proxied upstream streams holding a slot of the upstream gate',
+    registers,
+    collect() {
+      const gate = read(sources.upstreamGate);
+      if (gate) this.set(gate.active);
+    },
+  });
+  new Gauge({
+    name: 'upstream_gate_queued',
+    help: 'Proxied upstream streams waiting for a slot (load-shedding queue depth)',
+    registers,
+    collect() {
+      const gate = read(sources.upstreamGate);
       if (gate) this.set(gate.queued);
     },
   });

@@ -114,18 +114,44 @@ export interface StoredResponse {
 }
 
 export type IdempotencyBegin =
-  | { state: 'started' }
+  /** `claim` identifies this request's hold on the key in complete and release. */
+  | { state: 'started'; claim: string }
   | { state: 'replay'; response: StoredResponse }
   | { state: 'in_progress' }
   | { state: 'mismatch' };
 
-/** Idempotency-Key records, per principal, kept 24 hours. */
+/** How long records live, chosen by the domain (IdempotencyService). */
+export interface IdempotencyTimes {
+  /** An unfinished claim lapses this long after it was taken, so a crashed request frees its key. */
+  leaseSeconds: number;
+  /** A stored response is replayed this long after the first request. */
+  retentionSeconds: number;
+}
+
+/** Idempotency-Key records, per credential. */
 export interface IdempotencyStore {
-  /** Claims (scope, key) for this request, atomically: concurrent duplicates see in_progress. */
-  begin(scope: string, key: string, requestHash: string): Promise<IdempotencyBegin>;
-  complete(scope: string, key: string, response: StoredResponse): Promise<void>;
-  /** Forgets a claim whose request failed in a way that should not be replayed (5xx). */
-  release(scope: string, key: string): Promise<void>;
+  /**
+   * Claims (scope, key) for this request, atomically: concurrent duplicates see in_progress. A
+   * record past its expiry (a lapsed claim or an old response) is claimed as if it were absent.
+   */
+  begin(
+    scope: string,
+    key: string,
+    requestHash: string,
+    times: IdempotencyTimes,
+  ): Promise<IdempotencyBegin>;
+  /** Stores the response; does nothing when `claim` lapsed and another request holds the key. */
+  complete(
+    scope: string,
+    key: string,
+    claim: string,
+    response: StoredResponse,
+    times: IdempotencyTimes,
+  ): Promise<void>;
+  /** Forgets a claim whose outcome must not be replayed; as complete, only while it is `claim`'s. */
+  release(scope: string, key: string, claim: string): Promise<void>;
+  /** Deletes expired records, `batchSize` per statement, until none is left or `signal` aborts. */
+  purgeExpired(options: { batchSize: number; signal?: AbortSignal }): Promise<{ deleted: number }>;
 }
 
 export interface LoginThrottleDecision {
@@ -137,6 +163,8 @@ export interface LoginThrottleDecision {
 export interface LoginThrottle {
   check(keys: string[]): Promise<LoginThrottleDecision>;
   recordFailure(keys: string[]): Promise<void>;
+  /** Ends a checked attempt that succeeded without forgetting the keys' earlier failures. */
+  release(keys: string[]): Promise<void>;
   reset(keys: string[]): Promise<void>;
 }
 

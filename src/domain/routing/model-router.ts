@@ -1,5 +1,6 @@
 import { isAppError, validationError } from '../errors.js';
 import type {
+  GenerationCapacity,
   GenerationEvent,
   GenerationInput,
   GenerationRequest,
@@ -138,6 +139,16 @@ export class ModelRouter {
     const route = this.resolve(publicId);
     const first = route.targets[0] ?? route.fallbacks[0];
     return this.providerOf(first).countPromptTokens(input, first?.model ?? publicId);
+  }
+
+  /**
+   * Which generation gate a request for this model waits behind. A route with any local row
+   * counts as local: a fallback may land on a model context, and those are the scarce resource.
+   */
+  capacityOf(publicId: string): GenerationCapacity {
+    const route = this.resolve(publicId);
+    const rows = [...route.targets, ...route.fallbacks];
+    return rows.some((row) => this.providerOf(row).capacity === 'local') ? 'local' : 'upstream';
   }
 
   /** The configured providers' names. */

@@ -20,6 +20,7 @@ import {
 import type { UsageSink } from '../usage/usage-recorder.js';
 import type {
   FinishReason,
+  GenerationCapacity,
   GenerationEvent,
   GenerationInput,
   NewUsageRecord,
@@ -79,7 +80,8 @@ export interface CompletionServiceDeps {
   router: ModelRouter;
   usage: UsageSink;
   limits: RateLimitService;
-  gate: GenerationGate;
+  /** Local generations and proxied upstream streams cost different things, so each has its own. */
+  gates: Record<GenerationCapacity, GenerationGate>;
   logger: Logger;
   cache?: CompletionCacheSettings;
   observer?: InferenceObserver;
@@ -109,7 +111,7 @@ export class CompletionService {
   private readonly router: ModelRouter;
   private readonly usage: UsageSink;
   private readonly limits: RateLimitService;
-  private readonly gate: GenerationGate;
+  private readonly gates: Record<GenerationCapacity, GenerationGate>;
   private readonly logger: Logger;
   private readonly cache: CompletionCacheSettings | undefined;
   private readonly observer: InferenceObserver;
@@ -119,7 +121,7 @@ export class CompletionService {
     this.router = deps.router;
     this.usage = deps.usage;
     this.limits = deps.limits;
-    this.gate = deps.gate;
+    this.gates = deps.gates;
     this.logger = deps.logger;
     this.cache = deps.cache;
     this.observer = deps.observer ?? silentObserver;
@@ -180,7 +182,7 @@ export class CompletionService {
     );
     let release: () => void;
     try {
-      release = await this.gate.acquire(ctx.signal);
+      release = await this.gates[this.router.capacityOf(params.model)].acquire(ctx.signal);
     } catch (error) {
       await settle(0);
       throw error;

@@ -1,23 +1,59 @@
 import { createHash } from 'node:crypto';
 import { AppError, validationError } from '../errors.js';
-import type { IdempotencyStore, StoredResponse } from '../identity/ports.js';
+import type { IdempotencyStore, IdempotencyTimes, StoredResponse } from '../identity/ports.js';
 import type { Principal } from '../principal.js';
 
 const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 
-export type IdempotencyOutcome = { kind: 'proceed' } | { kind: 'replay'; response: StoredResponse };
+/**
+ * Longer than the longest routed attempt a non-streamed request may wait for (a target's
+ * timeout_ms is at most ten minutes), so a live request keeps its key; short enough that a key
+ * whose request died with its process is usable again within minutes rather than a day.
+ */
+export const DEFAULT_LEASE_SECONDS = 600;
+
+const RETENTION_SECONDS = 24 * 60 * 60;
+
+// "Try again" answers are not outcomes: storing one would replay it to the very retry it asked for.
+const RETRY_STATUSES = new Set([408, 425, 429]);
+
+function isFinal(status: number): boolean {
+  return status < 500 && !RETRY_STATUSES.has(status);
+}
+
+export type IdempotencyOutcome =
+  { kind: 'proceed'; claim: string } | { kind: 'replay'; response: StoredResponse };
+
+export interface IdempotencyOptions {
+  /** How long an unfinished claim holds its key. Default DEFAULT_LEASE_SECONDS. */
+  leaseSeconds?: number;
+}
 
 /**
- * Idempotency-Key: the first response to (principal, key) is kept 24 hours and replayed; the
- * same key with another request is refused, and a duplicate racing the first waits its turn.
+ * Idempotency-Key: the first final response to (credential, key) is kept 24 hours and replayed;
+ * the same key with another request is refused, and a duplicate racing the first waits its turn.
  */
 export class IdempotencyService {
-  constructor(private readonly store: IdempotencyStore) {}
+  readonly #store: IdempotencyStore;
+  readonly #times: IdempotencyTimes;
 
+  constructor(store: IdempotencyStore, options: IdempotencyOptions = {}) {
+    this.#store = store;
+    const leaseSeconds = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+    if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1) {
+      throw new RangeError(`leaseSeconds must be a positive integer, got ${leaseSeconds}`);
+    }
+    this.#times = { leaseSeconds, retentionSeconds: RETENTION_SECONDS };
+  }
+
+  // The credential, not its user: a narrower key of the same user must not be handed what a
+  // wider credential was allowed to do. An access token stands for its session, so a retry made
+  // after refreshing the token still replays.
   private scopeOf(principal: Principal): string {
-    return principal.kind === 'platform_admin'
-      ? `admin:${principal.id}`
-      : `user:${principal.userId}`;
+    const { credential } = principal;
+    return credential.type === 'api_key'
+      ? `api_key:${credential.keyId}`
+      : `session:${credential.sessionId}`;
   }
 
   async begin(
@@ -31,10 +67,10 @@ export class IdempotencyService {
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([request.method, request.route, request.body ?? null]))
       .digest('hex');
-    const result = await this.store.begin(this.scopeOf(principal), key, fingerprint);
+    const result = await this.#store.begin(this.scopeOf(principal), key, fingerprint, this.#times);
     switch (result.state) {
       case 'started':
-        return { kind: 'proceed' };
+        return { kind: 'proceed', claim: result.claim };
       case 'replay':
         return { kind: 'replay', response: result.response };
       case 'in_progress':
@@ -47,10 +83,18 @@ export class IdempotencyService {
     }
   }
 
-  async finish(principal: Principal, key: string, response: StoredResponse): Promise<void> {
+  /** Keeps a final response for replay; forgets the claim otherwise, so the retry acts. */
+  async finish(
+    principal: Principal,
+    key: string,
+    claim: string,
+    response: StoredResponse,
+  ): Promise<void> {
     const scope = this.scopeOf(principal);
-    // A server failure is not an answer worth replaying: let the retry act.
-    if (response.status >= 500) await this.store.release(scope, key);
-    else await this.store.complete(scope, key, response);
+    if (isFinal(response.status)) {
+      await this.#store.complete(scope, key, claim, response, this.#times);
+    } else {
+      await this.#store.release(scope, key, claim);
+    }
   }
 }

@@ -43,6 +43,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Upst
 
   return {
     name: options.name,
+    capacity: 'upstream',
     models: () => [],
     generate: (request: GenerationRequest) =>
       runtime.generate(request, {

@@ -53,6 +53,7 @@ export async function createLocalProvider(options: LocalProviderOptions): Promis
 
   return {
     name: 'local',
+    capacity: 'local',
     models: () => [...loaded.keys()].map((id) => ({ id, ownedBy: 'local', created: 0 })),
     async *generate(request: GenerationRequest): AsyncGenerator<GenerationEvent> {
       const model = modelNamed(request.model);

@@ -42,6 +42,7 @@ export function createOpenAICompatibleProvider(
 
   return {
     name: options.name,
+    capacity: 'upstream',
     models: () => [],
     generate: (request: GenerationRequest) =>
       runtime.generate(request, {

@@ -63,6 +63,22 @@ describe('loadConfig', () => {
     });
   });
 
+  it('limits proxied upstream streams apart from local generations, by hundreds', () => {
+    expect(loadConfig({}).load).toMatchObject({
+      maxConcurrentGenerations: 8,
+      maxQueuedGenerations: 16,
+      maxConcurrentUpstreamStreams: 512,
+      maxQueuedUpstreamStreams: 256,
+    });
+    expect(
+      loadConfig({ MAX_CONCURRENT_UPSTREAM_STREAMS: '2000', MAX_QUEUED_UPSTREAM_STREAMS: '0' })
+        .load,
+    ).toMatchObject({ maxConcurrentUpstreamStreams: 2000, maxQueuedUpstreamStreams: 0 });
+    expect(problemsOf({ MAX_CONCURRENT_UPSTREAM_STREAMS: '0' })[0]).toMatch(
+      /^MAX_CONCURRENT_UPSTREAM_STREAMS/,
+    );
+  });
+
   it('sets the local model defaults from LOCAL_MODEL_THREADS and LOCAL_MODEL_CONTEXTS', () => {
     const defaults = loadConfig({}).localModel;
     expect(defaults).toMatchObject({ threads: 1, contexts: 2 });

@@ -38,6 +38,18 @@ describe('saturation metrics', () => {
     expect(await valueOf(registry, 'overload_event_loop_lag_p99_seconds')).toBe(0.25);
   });
 
+  it('reports the upstream stream gate apart from the local generation gate', async () => {
+    const { registry, saturation } = setup();
+    saturation.watch({
+      generationGate: () => ({ active: 1, queued: 0 }),
+      upstreamGate: () => ({ active: 300, queued: 7 }),
+    });
+
+    expect(await valueOf(registry, 'generation_gate_active')).toBe(1);
+    expect(await valueOf(registry, 'upstream_gate_active')).toBe(300);
+    expect(await valueOf(registry, 'upstream_gate_queued')).toBe(7);
+  });
+
   it('reports nothing for a source that is not attached (no pool with embedded PGlite)', async () => {
     const { registry, saturation } = setup();
     saturation.watch({ generationGate: () => ({ active: 0, queued: 0 }) });

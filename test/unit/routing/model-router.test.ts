@@ -135,6 +135,32 @@ describe('ModelRouter listing', () => {
   });
 });
 
+describe('ModelRouter capacity', () => {
+  it('puts a route behind the local gate when any served row runs in-process', () => {
+    const router = new ModelRouter({
+      routes: [
+        route('proxied', [row('openai', 'a'), row('vllm', 'b')], [row('anthropic', 'c')]),
+        route('in-process', [row('local', 'l')]),
+        route('local-fallback', [row('openai', 'a')], [row('local', 'l')]),
+        route('local-unconfigured', [row('openai', 'a')], [row('ghost', 'g')]),
+      ],
+      providers: providerMap(
+        new ScriptedProvider('local'),
+        new ScriptedProvider('openai'),
+        new ScriptedProvider('vllm'),
+        new ScriptedProvider('anthropic'),
+      ),
+    });
+    expect(router.capacityOf('proxied')).toBe('upstream');
+    expect(router.capacityOf('in-process')).toBe('local');
+    expect(router.capacityOf('local-fallback')).toBe('local');
+    expect(router.capacityOf('local-unconfigured')).toBe('upstream');
+    expect(captureSync(() => router.capacityOf('nope'))).toMatchObject({
+      code: 'VALIDATION_ERROR',
+    });
+  });
+});
+
 describe('ModelRouter generation', () => {
   it('passes the upstream model and its timeout to the provider', async () => {
     const vllm = new ScriptedProvider('vllm');

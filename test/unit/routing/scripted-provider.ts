@@ -1,4 +1,5 @@
 import type {
+  GenerationCapacity,
   GenerationEvent,
   GenerationInput,
   GenerationRequest,
@@ -41,12 +42,16 @@ export function failsAfter(texts: string[], error: unknown): Behaviour {
 /** An upstream that stands for a real one: it answers per its behaviour and remembers requests. */
 export class ScriptedProvider implements ModelProvider {
   readonly calls: GenerationRequest[] = [];
+  /** Named `local`, it stands for the in-process provider, as the routing table's rows do. */
+  readonly capacity: GenerationCapacity;
 
   constructor(
     readonly name: string,
     private readonly behaviour: Behaviour = answers(`from ${name}`),
     private readonly tokensPerPrompt = 7,
-  ) {}
+  ) {
+    this.capacity = name === 'local' ? 'local' : 'upstream';
+  }
 
   models(): ModelDescriptor[] {
     return [];

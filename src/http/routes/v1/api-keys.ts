@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { ApiKeyService } from '../../../domain/services/api-key-service.js';
 import type { components } from '../../../generated/openapi.js';
 import { principalOf } from '../../plugins/authentication.js';
+import { replayInstead } from '../../plugins/idempotency.js';
 import { apiKeyBody, deletedBody, listBody } from './presenters.js';
 
 type ListQuery = { limit: number; cursor?: string };
@@ -13,7 +14,7 @@ export function registerApiKeyRoutes(
 ): void {
   app.post<{ Body: components['schemas']['CreateApiKeyRequest'] }>(
     '/api-keys',
-    { schema: schemaOf('createApiKey') },
+    { schema: schemaOf('createApiKey'), config: { idempotent: true } },
     async (request, reply) => {
       const { name, scopes, expires_at, rate_limit } = request.body;
       const { key, secret } = await keys.create(principalOf(request), {
@@ -29,7 +30,9 @@ export function registerApiKeyRoutes(
               },
             }),
       });
-      // The secret is in this body and nowhere else, ever: no cache may keep it.
+      // The secret is in this body and nowhere else, ever: no cache may keep it, and a retry with
+      // the same Idempotency-Key learns which key was made (200, no secret) rather than making one.
+      replayInstead(request, 200, apiKeyBody(key));
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
       return reply.code(201).send({ ...apiKeyBody(key), secret });
     },
