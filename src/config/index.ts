@@ -62,6 +62,8 @@ export interface Config {
   load: {
     maxConcurrentGenerations: number;
     maxQueuedGenerations: number;
+    maxConcurrentUpstreamStreams: number;
+    maxQueuedUpstreamStreams: number;
     queueTimeoutMs: number;
     eventLoopLagLimitMs: number;
     heapUsedRatioLimit: number;
@@ -69,8 +71,6 @@ export interface Config {
   /** Defaults for local models; MODELS_FILE targets may set their own. */
   localModel: { threads: number; contexts: number; bundledPath: string };
   logLevel: string;
-    maxConcurrentUpstreamStreams: number;
-    maxQueuedUpstreamStreams: number;
   shutdownTimeoutMs: number;
 }
 
@@ -187,6 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     load: {
       maxConcurrentGenerations: e.MAX_CONCURRENT_GENERATIONS,
       maxQueuedGenerations: e.MAX_QUEUED_GENERATIONS,
+      maxConcurrentUpstreamStreams: e.MAX_CONCURRENT_UPSTREAM_STREAMS,
+      maxQueuedUpstreamStreams: e.MAX_QUEUED_UPSTREAM_STREAMS,
       queueTimeoutMs: e.GENERATION_QUEUE_TIMEOUT_MS,
       eventLoopLagLimitMs: e.EVENT_LOOP_LAG_LIMIT_MS,
       heapUsedRatioLimit: e.HEAP_USED_LIMIT_RATIO,
@@ -200,5 +202,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }
-      maxConcurrentUpstreamStreams: e.MAX_CONCURRENT_UPSTREAM_STREAMS,
-      maxQueuedUpstreamStreams: e.MAX_QUEUED_UPSTREAM_STREAMS,

@@ -93,10 +93,10 @@ export const envSchema = z.object({
   MAX_CONCURRENT_GENERATIONS: positiveInt.max(10000).default(8),
   MAX_QUEUED_GENERATIONS: z.coerce.number().int().min(0).max(100000).default(16),
   GENERATION_QUEUE_TIMEOUT_MS: positiveInt.max(600000).default(2000),
-  EVENT_LOOP_LAG_LIMIT_MS: positiveInt.default(500),
   // A proxied stream costs a socket and a little memory, not a model context: hundreds fit.
   MAX_CONCURRENT_UPSTREAM_STREAMS: positiveInt.max(100000).default(512),
   MAX_QUEUED_UPSTREAM_STREAMS: z.coerce.number().int().min(0).max(100000).default(256),
+  EVENT_LOOP_LAG_LIMIT_MS: positiveInt.default(500),
   HEAP_USED_LIMIT_RATIO: z.coerce.number().gt(0).max(1).default(0.9),
   CORS_ORIGINS: z
     .string()
