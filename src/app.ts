@@ -5,6 +5,11 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
 import type { LoginThrottle, RevocationList } from './domain/identity/ports.js';
+import {
+  DEFAULT_ADDRESS_THROTTLE_POLICY,
+  DEFAULT_LOGIN_THROTTLE_POLICY,
+  type LoginThrottlePolicy,
+} from './domain/identity/login-throttle-policy.js';
 import type { ApiKeySecrets } from './domain/identity/secrets.js';
 import type { ModelProvider, Storage } from './domain/ports.js';
 import { ApiKeyService } from './domain/services/api-key-service.js';
@@ -110,19 +115,22 @@ function sharedState(
   storage: Storage,
   redis: Redis | undefined,
   logger: Logger,
-): { revocations: RevocationList; throttle: LoginThrottle } {
-  if (!redis) return { revocations: storage.revocations, throttle: new MemoryLoginThrottle() };
+): { revocations: RevocationList; throttle: LoginThrottle; addressThrottle: LoginThrottle } {
+  const throttleWith = (policy: LoginThrottlePolicy, what: string): LoginThrottle =>
+    redis
+      ? new FailoverLoginThrottle(
+          new RedisLoginThrottle(redis, { policy }),
+          new MemoryLoginThrottle({ policy }),
+          logger,
+          what,
+        )
+      : new MemoryLoginThrottle({ policy });
   return {
-    revocations: new FailoverRevocationList(
-      new RedisRevocationList(redis),
-      storage.revocations,
-      logger,
-    ),
-    throttle: new FailoverLoginThrottle(
-      new RedisLoginThrottle(redis),
-      new MemoryLoginThrottle(),
-      logger,
-    ),
+    revocations: redis
+      ? new FailoverRevocationList(new RedisRevocationList(redis), storage.revocations, logger)
+      : storage.revocations,
+    throttle: throttleWith(DEFAULT_LOGIN_THROTTLE_POLICY, 'sign-in throttle'),
+    addressThrottle: throttleWith(DEFAULT_ADDRESS_THROTTLE_POLICY, 'sign-in address throttle'),
   };
 }
 
@@ -267,7 +275,7 @@ export async function buildApp(
         : { dataDir: config.dataDir },
     );
     const passwords = createPasswordHasher();
-    const { revocations, throttle } = sharedState(storage, redis, logger);
+    const { revocations, throttle, addressThrottle } = sharedState(storage, redis, logger);
     const store = storage.identity;
     const auth = new AuthService({
       store,
@@ -275,6 +283,7 @@ export async function buildApp(
       passwords: { ...passwords, dummyVerify: async () => void (await dummyPasswordVerify()) },
       revocations,
       throttle,
+      addressThrottle,
       secrets: apiKeySecrets,
       logger,
       sessionTtlSeconds: config.sessionTtlSeconds,
@@ -375,6 +384,7 @@ export async function buildApp(
         ...(metrics.enabled ? { metrics: metrics.http } : {}),
         ...(tracing ? { tracer: tracing.http } : {}),
         corsOrigins: config.http.corsOrigins,
+        trustProxy: config.http.trustProxy,
         bodyLimitBytes: config.http.bodyLimitBytes,
         requestTimeoutMs: config.http.requestTimeoutMs,
         connectionTimeoutMs: config.http.connectionTimeoutMs,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envSchema, type Env } from './schema.js';
+import type { TrustProxy } from './trust-proxy.js';
 
 export type TracesSampler = Env['OTEL_TRACES_SAMPLER'];
 
@@ -19,6 +20,8 @@ export interface Config {
     port: number;
     tls?: { cert: Buffer; key: Buffer };
     corsOrigins: string[];
+    /** Whose X-Forwarded-For names the client: nobody's (false) or these proxies' addresses. */
+    trustProxy: TrustProxy;
     bodyLimitBytes: number;
     requestTimeoutMs: number;
     connectionTimeoutMs: number;
@@ -125,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.PORT,
       ...(tls ? { tls } : {}),
       corsOrigins: e.CORS_ORIGINS,
+      trustProxy: e.TRUST_PROXY,
       bodyLimitBytes: 1024 * 1024,
       requestTimeoutMs: 30_000,
       connectionTimeoutMs: 120_000,

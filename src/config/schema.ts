@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { trustProxySetting } from './trust-proxy.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -122,6 +123,8 @@ export const envSchema = z.object({
         }),
       { message: 'each entry must be an origin like https://app.example.com (no path)' },
     ),
+  /** Which proxies' X-Forwarded-For to believe; unset: the socket address is the client. */
+  TRUST_PROXY: trustProxySetting,
   TLS_CERT_FILE: optionalString,
   TLS_KEY_FILE: optionalString,
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),

@@ -60,6 +60,11 @@ export interface HttpOptions {
   tracer?: HttpTracer;
   document: OpenApiDocument;
   corsOrigins: string[];
+  /**
+   * Fastify's trustProxy: which hops' X-Forwarded-For is believed when deriving `request.ip`,
+   * the address every per-address limit and the sign-in throttle are keyed on.
+   */
+  trustProxy: false | string[];
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   connectionTimeoutMs: number;
@@ -86,7 +91,7 @@ export async function buildHttpServer(
     // Our own closing hook answers in the contract's error shape instead.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    trustProxy: false,
+    trustProxy: options.trustProxy,
     ...(options.tls ? { https: options.tls } : {}),
   }) as unknown as FastifyInstance;
 

@@ -63,6 +63,14 @@ export class MemoryLoginThrottle implements LoginThrottle {
     }
   }
 
+  async release(keys: string[]): Promise<void> {
+    const now = this.now();
+    for (const key of new Set(keys)) {
+      const entry = this.live(key, now);
+      if (entry !== undefined) entry.pending = Math.max(0, entry.pending - 1);
+    }
+  }
+
   async reset(keys: string[]): Promise<void> {
     for (const key of keys) this.entries.delete(key);
   }

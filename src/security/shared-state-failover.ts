@@ -73,8 +73,10 @@ export class FailoverLoginThrottle implements LoginThrottle {
     private readonly shared: LoginThrottle,
     private readonly local: LoginThrottle,
     logger: Logger,
+    /** Names the throttle in the outage log lines when an instance runs more than one. */
+    what = 'sign-in throttle',
   ) {
-    this.failover = new Failover('sign-in throttle', logger);
+    this.failover = new Failover(what, logger);
   }
 
   check(keys: string[]): Promise<LoginThrottleDecision> {
@@ -88,6 +90,13 @@ export class FailoverLoginThrottle implements LoginThrottle {
     return this.failover.run(
       () => this.shared.recordFailure(keys),
       () => this.local.recordFailure(keys),
+    );
+  }
+
+  release(keys: string[]): Promise<void> {
+    return this.failover.run(
+      () => this.shared.release(keys),
+      () => this.local.release(keys),
     );
   }
 

@@ -2,10 +2,10 @@ import type { LoginThrottleDecision } from './ports.js';
 
 /**
  * The policy both LoginThrottle implementations apply, per key (e.g. `login:email:<sha256>`,
- * `login:ip:<addr>`):
+ * `login:account-ip:<sha256>:<addr>`, `login:ip:<addr>`):
  *
- * - an attempt counts as a failure from `check` until `reset` (success) or `recordFailure`, so a
- *   burst of concurrent guesses is throttled as if each had already failed;
+ * - an attempt counts as a failure from `check` until `reset` or `release` (success) or
+ *   `recordFailure`, so a burst of concurrent guesses is throttled as if each had already failed;
  * - from `delayAfter` failures on, an attempt must wait `baseDelayMs · 2^(failures − delayAfter)`
  *   after the key's previous attempt (1, 2, 4, 8, 16 s by default);
  * - from `refuseAfter` failures on, the key is refused until its window ends;
@@ -24,6 +24,18 @@ export const DEFAULT_LOGIN_THROTTLE_POLICY: Readonly<LoginThrottlePolicy> = {
   windowMs: 15 * 60 * 1000,
   delayAfter: 5,
   refuseAfter: 10,
+  baseDelayMs: 1000,
+};
+
+/**
+ * For failures per address over every account tried from it. Laxer than the per-account policy,
+ * because one address can be a whole office behind NAT; a guesser at one address is held to the
+ * per-(account, address) policy anyway, so this bounds spraying many accounts.
+ */
+export const DEFAULT_ADDRESS_THROTTLE_POLICY: Readonly<LoginThrottlePolicy> = {
+  windowMs: 15 * 60 * 1000,
+  delayAfter: 20,
+  refuseAfter: 30,
   baseDelayMs: 1000,
 };
 

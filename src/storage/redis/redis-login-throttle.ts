@@ -54,6 +54,16 @@ end
 return 0
 `);
 
+// No TTL change: a success must not keep the key's failures alive any longer.
+const RELEASE = new LuaScript(`
+for _, key in ipairs(KEYS) do
+  if (tonumber(redis.call('HGET', key, 'p')) or 0) > 0 then
+    redis.call('HINCRBY', key, 'p', -1)
+  end
+end
+return 0
+`);
+
 export interface RedisLoginThrottleOptions {
   keyPrefix?: string;
   policy?: LoginThrottlePolicy;
@@ -90,6 +100,11 @@ export class RedisLoginThrottle implements LoginThrottle {
   async recordFailure(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
     await FAILURE.run(this.client, this.keys(keys), [this.policy.windowMs]);
+  }
+
+  async release(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await RELEASE.run(this.client, this.keys(keys), []);
   }
 
   async reset(keys: string[]): Promise<void> {

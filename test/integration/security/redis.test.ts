@@ -152,6 +152,19 @@ describe.each([
     expect(await throttle.check(keys)).toEqual({ allowed: true, retryAfterSeconds: 0 });
   });
 
+  it('ends a successful attempt with release, keeping the earlier failures', async () => {
+    const throttle = makeThrottle(SLOW);
+    const keys = [freshKey()];
+    await fail(throttle, keys, 4);
+    // Each released attempt stops counting: unreleased, the second would already be delayed.
+    for (let i = 0; i < 3; i += 1) {
+      expect((await throttle.check(keys)).allowed).toBe(true);
+      await throttle.release(keys);
+    }
+    await fail(throttle, keys, 1);
+    expect((await throttle.check(keys)).allowed).toBe(false);
+  });
+
   it('keeps keys independent, and refuses a check when any of its keys refuses', async () => {
     const throttle = makeThrottle(SLOW);
     const [email, ip, otherIp] = [freshKey(), freshKey(), freshKey()];

@@ -106,6 +106,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: '', ADMIN_API_KEY: '' }).database.kind).toBe('pglite');
   });
 
+  it('trusts no proxy unless TRUST_PROXY lists them', () => {
+    expect(loadConfig({}).http.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy).toBe(false);
+    expect(
+      loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, 192.0.2.7,fd00::/8 , loopback' }).http.trustProxy,
+    ).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', 'loopback']);
+  });
+
   it('parses the CORS allow-list', () => {
     const config = loadConfig({ CORS_ORIGINS: 'https://a.example.com, http://localhost:3000' });
     expect(config.http.corsOrigins).toEqual(['https://a.example.com', 'http://localhost:3000']);
@@ -127,6 +135,13 @@ describe('loadConfig', () => {
     [{ METRICS_ENABLED: '0' }, 'METRICS_ENABLED'],
     [{ RATE_LIMIT_RPM: '1.5' }, 'RATE_LIMIT_RPM'],
     [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '1' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'fd00::/129' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.1,' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'proxy.internal' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/8/1' }, 'TRUST_PROXY'],
     [{ CORS_ORIGINS: 'https://a.example.com/path' }, 'CORS_ORIGINS'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
     [{ TLS_CERT_FILE: '/tmp/cert.pem' }, 'TLS_KEY_FILE'],
