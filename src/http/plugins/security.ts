@@ -14,6 +14,7 @@ const EXPOSED_HEADERS = [
   'Link',
   'Server-Timing',
   'X-Cache',
+  'Idempotent-Replayed',
 ];
 
 export async function registerSecurity(app: FastifyInstance, corsOrigins: string[]): Promise<void> {

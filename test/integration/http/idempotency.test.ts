@@ -26,7 +26,11 @@ async function records(key: string) {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  t = await startTestApp({ DATABASE_URL: db.url, RATE_LIMIT_ADDRESS_RPM: '1000' });
+  t = await startTestApp({
+    DATABASE_URL: db.url,
+    RATE_LIMIT_ADDRESS_RPM: '1000',
+    CORS_ORIGINS: 'https://app.example.com',
+  });
   api = apiClient(t.app.http);
   tenant = await createTenant(api, 'idempotent');
   sql = new pg.Client({ connectionString: db.url });
@@ -120,9 +124,17 @@ describe('Idempotency-Key on API key creation', () => {
     const original = created[0]?.json<{ id: string; secret: string }>();
     expect(original?.secret).toMatch(/^sk-/);
 
-    const replay = await api('POST', '/v1/api-keys', { token: tenant.accessToken, body, headers });
+    const replay = await api('POST', '/v1/api-keys', {
+      token: tenant.accessToken,
+      body,
+      headers: { ...headers, origin: 'https://app.example.com' },
+    });
     expect(replay.status).toBe(200);
     expect(replay.headers['idempotent-replayed']).toBe('true');
+    // A browser client can only be told it got a replay if the header is exposed to it.
+    expect(String(replay.headers['access-control-expose-headers'])).toContain(
+      'Idempotent-Replayed',
+    );
     const replayed = replay.json();
     contract.response('POST', '/v1/api-keys', 200, replayed);
     expect(replayed).toMatchObject({ id: original?.id, object: 'api_key', name: body.name });
