@@ -38,7 +38,7 @@ import { UsageRecorder } from './domain/usage/usage-recorder.js';
 import { UsageRetention } from './domain/usage/usage-retention.js';
 import { loadOpenApiDocument } from './http/openapi/document.js';
 import { buildHttpServer } from './http/server.js';
-import { loadModelsFile, type ModelsFile } from './config/models-file.js';
+import type { ModelsFile } from './config/models-file.js';
 import { withBuiltInRoutes } from './domain/routing/built-in-routes.js';
 import { ModelRouter } from './domain/routing/model-router.js';
 import { createAnthropicProvider } from './providers/anthropic/index.js';
@@ -219,6 +219,11 @@ export async function buildApp(
   options: AppOptions = {},
 ): Promise<App> {
   const document = loadOpenApiDocument();
+  const { modelsFile } = config;
+  const routes = withBuiltInRoutes(modelsFile?.routes ?? []);
+  // Before the database opens: a routing table that names a model without a file is a setting
+  // error, reported without running migrations first.
+  const localModels = localModelSettings(config, modelsFile, routes);
   const storage = await openStorage(config, logger);
   const redis = config.redis
     ? createRedisClient({
@@ -247,13 +252,11 @@ export async function buildApp(
     await storage.close();
   };
   try {
-    const modelsFile = config.modelsFile ? loadModelsFile(config.modelsFile) : undefined;
     const upstreams = upstreamProviders(config, modelsFile, logger);
     const providerMap = new Map<string, ModelProvider>(upstreams);
-    const routes = withBuiltInRoutes(modelsFile?.routes ?? []);
     providers.push(...providerMap.values());
     const local = await createLocalProvider({
-      models: localModelSettings(config, modelsFile, routes),
+      models: localModels,
       logger: logger.child({ component: 'local-model' }),
     });
     providerMap.set('local', local);

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSigningKey } from '../security/signing-keys.js';
+import { ConfigError } from './config-error.js';
+import { loadModelsFile, type ModelsFile } from './models-file.js';
 import { envSchema, type Env } from './schema.js';
 import type { TrustProxy } from './trust-proxy.js';
 
@@ -53,7 +56,8 @@ export interface Config {
     openai?: { baseUrl: string; apiKey?: string };
     anthropic?: { baseUrl: string; apiKey?: string };
   };
-  modelsFile?: string;
+  /** MODELS_FILE, read and validated with the rest of the settings. */
+  modelsFile?: ModelsFile;
   rateLimits: {
     enabled: boolean;
     requestsPerMinute: number;
@@ -77,13 +81,7 @@ export interface Config {
   shutdownTimeoutMs: number;
 }
 
-/** A setting the server cannot start with; the message names the environment variable. */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 function readSettingFile(setting: string, file: string, problems: string[]): Buffer | undefined {
   try {
@@ -91,6 +89,17 @@ function readSettingFile(setting: string, file: string, problems: string[]): Buf
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     problems.push(`${setting}: cannot read file ${file} (${reason})`);
+    return undefined;
+  }
+}
+
+/** Runs a check that throws; its problems join the others instead of ending the report early. */
+function checkSetting<T>(setting: string, problems: string[], check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof ConfigError) problems.push(...error.problems);
+    else problems.push(`${setting}: ${error instanceof Error ? error.message : String(error)}`);
     return undefined;
   }
 }
@@ -119,6 +128,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.ANTHROPIC_API_KEY !== undefined && e.ANTHROPIC_BASE_URL === undefined) {
     problems.push('ANTHROPIC_BASE_URL: required when ANTHROPIC_API_KEY is set');
   }
+  // Read here, not when the server builds its token issuer: a bad file is then reported with
+  // every other problem, naming its setting, before the database is opened.
+  const keyFile = e.JWT_PRIVATE_KEY_FILE;
+  if (keyFile !== undefined) {
+    const pem = readSettingFile('JWT_PRIVATE_KEY_FILE', keyFile, problems);
+    if (pem) checkSetting('JWT_PRIVATE_KEY_FILE', problems, () => parseSigningKey(pem, keyFile));
+  }
+  const tableFile = e.MODELS_FILE;
+  const modelsFile =
+    tableFile === undefined
+      ? undefined
+      : checkSetting('MODELS_FILE', problems, () => loadModelsFile(tableFile, env));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = path.resolve(e.DATA_DIR);
@@ -179,7 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : {}),
     },
-    ...(e.MODELS_FILE ? { modelsFile: e.MODELS_FILE } : {}),
+    ...(modelsFile ? { modelsFile } : {}),
     rateLimits: {
       enabled: e.RATE_LIMIT_ENABLED,
       requestsPerMinute: e.RATE_LIMIT_RPM,

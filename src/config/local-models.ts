@@ -1,6 +1,7 @@
 import { LOCAL_MODEL_ID } from '../domain/routing/built-in-routes.js';
 import type { ModelRoute } from '../domain/ports.js';
-import { ConfigError, type Config } from './index.js';
+import { ConfigError } from './config-error.js';
+import type { Config } from './index.js';
 import type { ModelsFile } from './models-file.js';
 
 /** What the local provider loads for one model name. */

@@ -9,7 +9,7 @@ import {
   ROUTE_CREATED,
 } from '../domain/routing/built-in-routes.js';
 import type { ModelRoute, UpstreamTarget } from '../domain/ports.js';
-import { ConfigError } from './index.js';
+import { ConfigError } from './config-error.js';
 import { modelsFileSchema, type ModelsFileDocument } from './models-file-schema.js';
 
 const SETTING = 'MODELS_FILE';

@@ -59,12 +59,8 @@ function generatePkcs8Pem(): string {
   return privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 }
 
-async function loadSigningKey(files: KeyFiles): Promise<SigningKey> {
-  const source = files.privateKeyFile ?? path.join(jwtDir(files.dataDir), 'signing-key.pem');
-  const pem =
-    files.privateKeyFile === undefined
-      ? await readOrCreateSecretFile(source, generatePkcs8Pem)
-      : await readFile(source, 'utf8');
+/** The EC P-256 private key in `pem`; throws naming `source` when it is anything else. */
+export function parseSigningKey(pem: string | Buffer, source: string): KeyObject {
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(pem);
@@ -72,6 +68,16 @@ async function loadSigningKey(files: KeyFiles): Promise<SigningKey> {
     throw new Error(`${source} is not a PEM private key`, { cause: error });
   }
   assertP256(privateKey, source);
+  return privateKey;
+}
+
+async function loadSigningKey(files: KeyFiles): Promise<SigningKey> {
+  const source = files.privateKeyFile ?? path.join(jwtDir(files.dataDir), 'signing-key.pem');
+  const pem =
+    files.privateKeyFile === undefined
+      ? await readOrCreateSecretFile(source, generatePkcs8Pem)
+      : await readFile(source, 'utf8');
+  const privateKey = parseSigningKey(pem, source);
   return { ...(await describe(createPublicKey(privateKey), source)), privateKey };
 }
 

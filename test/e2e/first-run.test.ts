@@ -1,4 +1,8 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/postgres.js';
@@ -152,6 +156,39 @@ describe('configuration errors', () => {
       expect(code).toBe(1);
       expect(output).toContain(setting);
       expect(output).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('reports bad setting files all at once, naming each, before the database is opened', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'inference-api-config-'));
+    try {
+      const table = path.join(dataDir, 'models.yaml');
+      // A local model without a GGUF file.
+      await writeFile(
+        table,
+        [
+          'models:',
+          '  - id: mine',
+          '    targets: [{ provider: local, model: no-such-model }]',
+          '',
+        ].join('\n'),
+      );
+      const missingKey = path.join(dataDir, 'absent.pem');
+
+      const { code, output } = await runProcess({
+        DATA_DIR: dataDir,
+        JWT_PRIVATE_KEY_FILE: missingKey,
+        MODELS_FILE: table,
+      });
+
+      expect(code).toBe(1);
+      expect(output).toContain(`JWT_PRIVATE_KEY_FILE: cannot read file ${missingKey} (ENOENT)`);
+      expect(output).toContain('MODELS_FILE: models[0].targets[0].path: is required');
+      expect(output).not.toMatch(/\n\s+at /);
+      // Nothing was opened, let alone migrated.
+      expect(existsSync(path.join(dataDir, 'pglite'))).toBe(false);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });
