@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { RecurringJob } from '../recurring-job.js';
 import type { IdempotencyStore } from './ports.js';
 
 /** The one store method the purge needs. */
@@ -17,31 +18,27 @@ export interface IdempotencyPurgeOptions {
  * Deletes Idempotency-Key records past their expiry (responses older than 24 hours, claims whose
  * lease lapsed) a minute after `start()` and then hourly. An expired record already behaves as
  * absent, so this only bounds the table: keys used once would otherwise stay forever. Every
- * instance may run it; the store lets concurrent runs share the rows. The next run is scheduled
- * when one ends, so runs never overlap; timers are unref'd.
+ * instance may run it; the store lets concurrent runs share the rows.
  */
 export class IdempotencyPurge {
   readonly #purger: IdempotencyPurger;
   readonly #logger: Logger;
   readonly #batchSize: number;
-  readonly #intervalMs: number;
-  readonly #initialDelayMs: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #running: Promise<void> | undefined;
-  readonly #abort = new AbortController();
-  #stopped = false;
+  readonly #job: RecurringJob;
 
   constructor(purger: IdempotencyPurger, logger: Logger, options: IdempotencyPurgeOptions = {}) {
     this.#purger = purger;
     this.#logger = logger;
     this.#batchSize = options.batchSize ?? 5000;
-    this.#intervalMs = options.intervalMs ?? 3_600_000;
-    this.#initialDelayMs = options.initialDelayMs ?? 60_000;
+    this.#job = new RecurringJob(() => this.runOnce(), logger, {
+      initialDelayMs: options.initialDelayMs ?? 60_000,
+      intervalMs: options.intervalMs ?? 3_600_000,
+      failureMessage: 'purging idempotency records failed; next run as usual',
+    });
   }
 
   start(): void {
-    if (this.#stopped || this.#timer !== undefined || this.#running) return;
-    this.#schedule(this.#initialDelayMs);
+    this.#job.start();
   }
 
   /** Deletes what has expired by now; resolves with how many rows went. */
@@ -49,7 +46,7 @@ export class IdempotencyPurge {
     const startedAt = Date.now();
     const result = await this.#purger.purgeExpired({
       batchSize: this.#batchSize,
-      signal: this.#abort.signal,
+      signal: this.#job.signal,
     });
     if (result.deleted > 0) {
       this.#logger.info(
@@ -62,30 +59,6 @@ export class IdempotencyPurge {
 
   /** Cancels the next run and ends a running one after its current batch. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#abort.abort();
-    await this.#running;
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#running = this.runOnce()
-        .then(
-          () => undefined,
-          (error: unknown) =>
-            this.#logger.error(
-              { err: error },
-              'purging idempotency records failed; next run as usual',
-            ),
-        )
-        .finally(() => {
-          this.#running = undefined;
-          if (!this.#stopped) this.#schedule(this.#intervalMs);
-        });
-    }, delayMs);
-    this.#timer.unref();
+    await this.#job.stop();
   }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { RecurringJob } from '../recurring-job.js';
 import type { UsageRepository } from '../ports.js';
 
 /** The one repository method retention needs. */
@@ -19,36 +20,33 @@ export interface UsageRetentionOptions {
  * Retention of raw usage records: deletes those older than `olderThanDays` in bounded batches, a
  * minute after `start()` and then hourly. The daily totals are kept, so GET /v1/usage answers the
  * same for pruned days; only the per-request rows go. Every instance may run it: concurrent runs
- * share the rows instead of waiting on each other (see the repository). The next run is scheduled
- * when one ends, so a long run never overlaps the next; timers are unref'd.
+ * share the rows instead of waiting on each other (see the repository). Runs never overlap
+ * (RecurringJob).
  */
 export class UsageRetention {
   readonly #pruner: UsagePruner;
   readonly #logger: Logger;
   readonly #olderThanDays: number;
   readonly #batchSize: number;
-  readonly #intervalMs: number;
-  readonly #initialDelayMs: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #running: Promise<void> | undefined;
-  readonly #abort = new AbortController();
-  #stopped = false;
+  readonly #job: RecurringJob;
 
   constructor(pruner: UsagePruner, logger: Logger, options: UsageRetentionOptions) {
     this.#pruner = pruner;
     this.#logger = logger;
     this.#olderThanDays = options.olderThanDays;
     this.#batchSize = options.batchSize ?? 5000;
-    this.#intervalMs = options.intervalMs ?? 3_600_000;
-    this.#initialDelayMs = options.initialDelayMs ?? 60_000;
     if (!Number.isInteger(this.#olderThanDays) || this.#olderThanDays < 1) {
       throw new RangeError(`olderThanDays must be a positive integer, got ${this.#olderThanDays}`);
     }
+    this.#job = new RecurringJob(() => this.runOnce(), logger, {
+      initialDelayMs: options.initialDelayMs ?? 60_000,
+      intervalMs: options.intervalMs ?? 3_600_000,
+      failureMessage: 'pruning usage records failed; next run as usual',
+    });
   }
 
   start(): void {
-    if (this.#stopped || this.#timer !== undefined || this.#running) return;
-    this.#schedule(this.#initialDelayMs);
+    this.#job.start();
   }
 
   /** Deletes what is due now; resolves with how many rows went. */
@@ -57,7 +55,7 @@ export class UsageRetention {
     const result = await this.#pruner.pruneUsage({
       olderThanDays: this.#olderThanDays,
       batchSize: this.#batchSize,
-      signal: this.#abort.signal,
+      signal: this.#job.signal,
     });
     if (result.deleted > 0) {
       this.#logger.info(
@@ -74,27 +72,6 @@ export class UsageRetention {
 
   /** Cancels the next run and ends a running one after its current batch. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#abort.abort();
-    await this.#running;
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#running = this.runOnce()
-        .then(
-          () => undefined,
-          (error: unknown) =>
-            this.#logger.error({ err: error }, 'pruning usage records failed; next run as usual'),
-        )
-        .finally(() => {
-          this.#running = undefined;
-          if (!this.#stopped) this.#schedule(this.#intervalMs);
-        });
-    }, delayMs);
-    this.#timer.unref();
+    await this.#job.stop();
   }
 }
