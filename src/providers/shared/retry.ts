@@ -5,12 +5,19 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Highest backoff ceiling. */
   maxDelayMs: number;
+  /**
+   * The longest upstream `Retry-After` worth waiting for. A longer one ends the attempts on this
+   * target at once, so the router can try the next one instead of holding the request's slot and
+   * token reservation through the wait.
+   */
+  maxRetryAfterMs: number;
 }
 
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = {
   maxRetries: 2,
   baseDelayMs: 250,
   maxDelayMs: 4_000,
+  maxRetryAfterMs: 5_000,
 };
 
 /**
@@ -74,11 +81,16 @@ export interface RetryDecisionInput {
 
 /**
  * The delay before the next attempt, or undefined when there should be none. A delay that would
- * use up the remaining budget is pointless — the attempt after it could not finish — so the
- * failure is reported at once and the router can fall back to another target instead.
+ * use up the remaining budget is pointless — the attempt after it could not finish — and one
+ * beyond `maxRetryAfterMs` costs more than another target would, so in both cases the failure is
+ * reported at once and the router can fall back instead. A shorter wait than the upstream asked
+ * for would only be refused again.
  */
 export function nextRetryDelayMs(input: RetryDecisionInput): number | undefined {
   if (input.retriesSoFar >= input.policy.maxRetries) return undefined;
+  if (input.retryAfterMs !== undefined && input.retryAfterMs > input.policy.maxRetryAfterMs) {
+    return undefined;
+  }
   const delay =
     input.retryAfterMs ?? backoffDelayMs(input.retriesSoFar, input.policy, input.random);
   return delay < input.remainingMs ? delay : undefined;

@@ -22,8 +22,8 @@ export interface UpstreamOptions {
   timeoutMs?: number;
   /** Retries after the first attempt. Default 2. */
   maxRetries?: number;
-  /** Backoff base and cap. Defaults 250 ms and 4 s. */
-  retry?: Partial<Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>>;
+  /** Backoff base and cap, and the longest Retry-After waited for. Defaults 250 ms, 4 s, 5 s. */
+  retry?: Partial<Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs'>>;
   /** Per-model circuit breaker. Defaults: 5 consecutive failures, 30 s cool-down. */
   breaker?: { failureThreshold?: number; cooldownMs?: number };
   /** Clock of the circuit breakers (tests inject one). */

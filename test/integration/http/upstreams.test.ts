@@ -143,6 +143,15 @@ describe('routing to upstream providers', () => {
     openai.setMode(fakeModes.normal(), { model: 'primary' });
   });
 
+  it('falls back at once when the target asks to be retried only after a long wait', async () => {
+    openai.setMode(fakeModes.rateLimited(100, '240'), { model: 'primary' });
+    const res = await api('POST', '/v1/chat/completions', { token, body: chat('resilient') });
+    expect(res.status, res.body).toBe(200);
+    expect(openai.requests.filter((r) => r.body?.model === 'primary')).toHaveLength(1);
+    expect(anthropic.requests.at(-1)?.body?.model).toBe('backup');
+    openai.setMode(fakeModes.normal(), { model: 'primary' });
+  });
+
   it('maps an upstream refusal to 502 without leaking its body or our key', async () => {
     anthropic.setMode(fakeModes.badRequest());
     const res = await api('POST', '/v1/chat/completions', {
@@ -179,5 +188,29 @@ describe('routing to upstream providers', () => {
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
     expect(chunks.some((c) => c.choices?.[0]?.finish_reason === 'stop')).toBe(false);
     openai.setMode(fakeModes.normal());
+  });
+
+  it('meters a stream that broke by what it streamed, and a failure before any text as nothing', async () => {
+    openai.setMode(fakeModes.dropMidStream(3));
+    await api('POST', '/v1/chat/completions', {
+      token,
+      headers: { 'x-request-id': 'broke-after-three-words' },
+      body: chat('gpt-4o', { stream: true }),
+    });
+    openai.setMode(fakeModes.badRequest());
+    await api('POST', '/v1/chat/completions', {
+      token,
+      headers: { 'x-request-id': 'failed-before-any-text' },
+      body: chat('gpt-4o'),
+    });
+    openai.setMode(fakeModes.normal());
+    await t.app.flushUsage();
+
+    const broken = await t.app.storage.usage.findByRequestId('broke-after-three-words');
+    // "The", " quick", " brown": a token each, and the prompt the reservation counted.
+    expect(broken).toMatchObject({ outcome: 'failed', completionTokens: 3 });
+    expect(broken?.promptTokens).toBeGreaterThan(0);
+    const failed = await t.app.storage.usage.findByRequestId('failed-before-any-text');
+    expect(failed).toMatchObject({ outcome: 'failed', promptTokens: 0, completionTokens: 0 });
   });
 });

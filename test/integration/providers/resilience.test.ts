@@ -117,6 +117,17 @@ describe.each(flavours)('$name provider under failure', (flavour) => {
       expect(performance.now() - started).toBeLessThan(1_000);
     });
 
+    it('gives up at once on a Retry-After beyond the cap, whatever the budget', async () => {
+      fake.setMode(fakeModes.rateLimited(1, '240'));
+      const result = await collect(
+        make(FAST_RETRY).generate(chatRequest(undefined, { timeoutMs: 600_000 })),
+      );
+      expectAppError(result.error, 'UPSTREAM_ERROR');
+      expect(fake.requests).toHaveLength(1);
+      const failure = logger.entries.find((entry) => entry.msg === 'upstream request failed');
+      expect(failure?.obj).toMatchObject({ status: 429, retryInMs: undefined });
+    });
+
     it('stops after maxRetries', async () => {
       fake.setMode({ fail: { status: 503 } });
       const result = await collect(make(FAST_RETRY).generate(chatRequest()));

@@ -58,6 +58,20 @@ describe('retry policy', () => {
     ).toBeUndefined();
   });
 
+  it('does not wait for a Retry-After beyond the cap, however much budget is left', () => {
+    const base = { policy, retriesSoFar: 0, remainingMs: 600_000 };
+    expect(nextRetryDelayMs({ ...base, retryAfterMs: 5_000 })).toBe(5_000);
+    expect(nextRetryDelayMs({ ...base, retryAfterMs: 5_001 })).toBeUndefined();
+    expect(nextRetryDelayMs({ ...base, retryAfterMs: 240_000 })).toBeUndefined();
+    expect(
+      nextRetryDelayMs({
+        ...base,
+        retryAfterMs: 240_000,
+        policy: { ...policy, maxRetryAfterMs: 300_000 },
+      }),
+    ).toBe(240_000);
+  });
+
   it('sleeps until aborted, then rejects with the reason', async () => {
     const controller = new AbortController();
     const pending = sleep(10_000, controller.signal);
