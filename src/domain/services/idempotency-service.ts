@@ -6,13 +6,12 @@ import type { Principal } from '../principal.js';
 const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 
 /**
- * Longer than the longest routed attempt a non-streamed request may wait for (a target's
- * timeout_ms is at most ten minutes), so a live request keeps its key; short enough that a key
- * whose request died with its process is usable again within minutes rather than a day.
+ * The lease is as long as the longest routed attempt a non-streamed request may wait for (a
+ * target's timeout_ms is at most ten minutes), so a live request keeps its key, yet short enough
+ * that a key whose request died with its process is usable again within minutes rather than a
+ * day. Responses are kept the 24 hours the contract promises.
  */
-export const DEFAULT_LEASE_SECONDS = 600;
-
-const RETENTION_SECONDS = 24 * 60 * 60;
+const TIMES: IdempotencyTimes = { leaseSeconds: 600, retentionSeconds: 24 * 60 * 60 };
 
 // "Try again" answers are not outcomes: storing one would replay it to the very retry it asked for.
 const RETRY_STATUSES = new Set([408, 425, 429]);
@@ -24,26 +23,15 @@ function isFinal(status: number): boolean {
 export type IdempotencyOutcome =
   { kind: 'proceed'; claim: string } | { kind: 'replay'; response: StoredResponse };
 
-export interface IdempotencyOptions {
-  /** How long an unfinished claim holds its key. Default DEFAULT_LEASE_SECONDS. */
-  leaseSeconds?: number;
-}
-
 /**
  * Idempotency-Key: the first final response to (credential, key) is kept 24 hours and replayed;
  * the same key with another request is refused, and a duplicate racing the first waits its turn.
  */
 export class IdempotencyService {
   readonly #store: IdempotencyStore;
-  readonly #times: IdempotencyTimes;
 
-  constructor(store: IdempotencyStore, options: IdempotencyOptions = {}) {
+  constructor(store: IdempotencyStore) {
     this.#store = store;
-    const leaseSeconds = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
-    if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1) {
-      throw new RangeError(`leaseSeconds must be a positive integer, got ${leaseSeconds}`);
-    }
-    this.#times = { leaseSeconds, retentionSeconds: RETENTION_SECONDS };
   }
 
   // The credential, not its user: a narrower key of the same user must not be handed what a
@@ -67,7 +55,7 @@ export class IdempotencyService {
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([request.method, request.route, request.body ?? null]))
       .digest('hex');
-    const result = await this.#store.begin(this.scopeOf(principal), key, fingerprint, this.#times);
+    const result = await this.#store.begin(this.scopeOf(principal), key, fingerprint, TIMES);
     switch (result.state) {
       case 'started':
         return { kind: 'proceed', claim: result.claim };
@@ -92,7 +80,7 @@ export class IdempotencyService {
   ): Promise<void> {
     const scope = this.scopeOf(principal);
     if (isFinal(response.status)) {
-      await this.#store.complete(scope, key, claim, response, this.#times);
+      await this.#store.complete(scope, key, claim, response, TIMES);
     } else {
       await this.#store.release(scope, key, claim);
     }
