@@ -63,7 +63,8 @@ import { createPasswordHasher, dummyPasswordVerify } from './security/passwords.
 import { closeRedis, createRedisClient, pingRedis } from './storage/redis/redis-client.js';
 import { RedisLoginThrottle } from './storage/redis/redis-login-throttle.js';
 import { RedisRevocationList } from './storage/redis/redis-revocation-list.js';
-import { FailoverLoginThrottle, FailoverRevocationList } from './security/shared-state-failover.js';
+import { FailoverRevocationList } from './security/failover-revocation-list.js';
+import { FailoverLoginThrottle } from './security/shared-state-failover.js';
 import { openPgliteStorage, openPostgresStorage } from './storage/index.js';
 
 export interface App {
@@ -127,7 +128,12 @@ function sharedState(
       : new MemoryLoginThrottle({ policy });
   return {
     revocations: redis
-      ? new FailoverRevocationList(new RedisRevocationList(redis), storage.revocations, logger)
+      ? new FailoverRevocationList(
+          new RedisRevocationList(redis),
+          storage.revocations,
+          storage.revocationBacklog,
+          logger,
+        )
       : storage.revocations,
     throttle: throttleWith(DEFAULT_LOGIN_THROTTLE_POLICY, 'sign-in throttle'),
     addressThrottle: throttleWith(DEFAULT_ADDRESS_THROTTLE_POLICY, 'sign-in address throttle'),

@@ -1,4 +1,9 @@
-import type { IdempotencyStore, IdentityStore, RevocationList } from './identity/ports.js';
+import type {
+  IdempotencyStore,
+  IdentityStore,
+  RevocationBacklog,
+  RevocationList,
+} from './identity/ports.js';
 
 /**
  * Ports: what the domain needs from the outside world. Providers and storage implement them; the
@@ -186,6 +191,8 @@ export interface Storage {
   readonly usage: UsageRepository;
   readonly identity: IdentityStore;
   readonly revocations: RevocationList;
+  /** What a shared revocation list (Redis) missed while unreachable; see FailoverRevocationList. */
+  readonly revocationBacklog: RevocationBacklog;
   readonly idempotency: IdempotencyStore;
   /** Throws when the database cannot answer; used by /readyz. */
   ping(): Promise<void>;

@@ -1,9 +1,5 @@
 import type { Logger } from '../domain/logger.js';
-import type {
-  LoginThrottle,
-  LoginThrottleDecision,
-  RevocationList,
-} from '../domain/identity/ports.js';
+import type { LoginThrottle, LoginThrottleDecision } from '../domain/identity/ports.js';
 
 /**
  * Runs a call against the shared store (Redis) and, when it fails, against the local one, logging
@@ -35,33 +31,6 @@ class Failover {
       }
       return local();
     }
-  }
-}
-
-/** Redis first; the database knows every revocation too, so it is a complete fallback. */
-export class FailoverRevocationList implements RevocationList {
-  private readonly failover: Failover;
-
-  constructor(
-    private readonly shared: RevocationList,
-    private readonly database: RevocationList,
-    logger: Logger,
-  ) {
-    this.failover = new Failover('session revocations', logger);
-  }
-
-  revokeSessions(sessionIds: string[], until: Date): Promise<void> {
-    return this.failover.run(
-      () => this.shared.revokeSessions(sessionIds, until),
-      () => this.database.revokeSessions(sessionIds, until),
-    );
-  }
-
-  isSessionRevoked(sessionId: string): Promise<boolean> {
-    return this.failover.run(
-      () => this.shared.isSessionRevoked(sessionId),
-      () => this.database.isSessionRevoked(sessionId),
-    );
   }
 }
 

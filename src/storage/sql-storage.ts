@@ -2,6 +2,7 @@ import type { Storage } from '../domain/ports.js';
 import type { SqlExecutor } from './executor.js';
 import { SqlIdempotencyStore } from './sql/idempotency-store.js';
 import { SqlIdentityStore } from './sql/identity-store.js';
+import { SqlRevocationBacklog } from './sql/revocation-backlog.js';
 import { DatabaseRevocationList } from './sql/revocation-list.js';
 import { SqlUsageRepository } from './sql/usage-repository.js';
 
@@ -14,6 +15,7 @@ export function createSqlStorage(executor: SqlExecutor): Storage {
     usage: new SqlUsageRepository(executor),
     identity: new SqlIdentityStore(executor),
     revocations: new DatabaseRevocationList(executor),
+    revocationBacklog: new SqlRevocationBacklog(executor),
     idempotency: new SqlIdempotencyStore(executor),
     ping: async () => {
       await executor.query('select 1', [], { idempotent: true });

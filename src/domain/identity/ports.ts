@@ -107,6 +107,23 @@ export interface RevocationList {
   isSessionRevoked(sessionId: string): Promise<boolean>;
 }
 
+export interface PendingRevocation {
+  sessionId: string;
+  until: Date;
+}
+
+/**
+ * Revocations the shared list (Redis) could not take when they were made, kept durably (in the
+ * database) until some instance has written them there.
+ */
+export interface RevocationBacklog {
+  add(sessionIds: string[], until: Date): Promise<void>;
+  /** The oldest entries whose `until` has not passed. */
+  pending(limit: number): Promise<PendingRevocation[]>;
+  /** Forgets published entries (unless re-added since with a later `until`) and lapsed ones. */
+  remove(published: PendingRevocation[]): Promise<void>;
+}
+
 export interface StoredResponse {
   status: number;
   headers: Record<string, string>;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../support/app.js';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../../support/app.js';
 import { apiClient, type Api } from '../../support/client.js';
 import { Redis } from 'ioredis';
 import { cleanupRedisPrefix, REDIS_URL, uniqueRedisPrefix } from '../../support/redis.js';
@@ -76,6 +76,47 @@ describe('when Redis fails', () => {
     });
     await remaining(key);
     expect(Number(await redis.hget(bucket, 'at'))).toBeGreaterThan(sharedStampBefore);
+    redis.disconnect();
+  });
+});
+
+function sessionOf(accessToken: string): string {
+  const payload = accessToken.split('.')[1] ?? '';
+  return (JSON.parse(Buffer.from(payload, 'base64url').toString()) as { sid: string }).sid;
+}
+
+describe('revocations made while Redis is down', () => {
+  it('stay in force once Redis is back: a logout and a user deletion', async () => {
+    const loggedOut = await createTenant(api, 'outage-logout');
+    const deleted = await createTenant(api, 'outage-delete');
+    for (const tenant of [loggedOut, deleted]) {
+      expect((await api('GET', '/v1/models', { token: tenant.accessToken })).status).toBe(200);
+    }
+
+    await proxy.cut();
+    const logout = await api('POST', '/v1/auth/logout', { token: loggedOut.accessToken });
+    expect(logout.status).toBe(204);
+    const removal = await api('DELETE', `/v1/users/${deleted.userId}`, { token: ADMIN_KEY });
+    expect(removal.status, removal.body).toBe(200);
+    const revoked = [loggedOut.accessToken, deleted.accessToken];
+    for (const token of revoked) {
+      expect((await api('GET', '/v1/models', { token })).status).toBe(401);
+    }
+
+    await proxy.start();
+    await eventually(async () => {
+      for (const token of revoked) {
+        expect((await api('GET', '/v1/models', { token })).status).toBe(401);
+      }
+      return t.logs.some((line) =>
+        String(line.msg).includes('session revocations: shared store recovered'),
+      );
+    });
+    // Redis itself holds them now, so every other instance refuses the tokens too.
+    const redis = new Redis(REDIS_URL);
+    for (const token of revoked) {
+      expect(await redis.exists(`${prefix}revoked:session:${sessionOf(token)}`)).toBe(1);
+    }
     redis.disconnect();
   });
 });
