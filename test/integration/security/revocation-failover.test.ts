@@ -11,7 +11,9 @@ import {
 import { RedisRevocationList } from '../../../src/storage/redis/redis-revocation-list.js';
 import { cleanupRedisPrefix, REDIS_URL, uniqueRedisPrefix } from '../../support/redis.js';
 import { TcpProxy } from '../../support/tcp-proxy.js';
-import { pglite, type StorageHarness } from '../storage/engines.js';
+import { openPostgresStorage } from '../../../src/storage/index.js';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres.js';
+import { pglite, POSTGRES_TEST_OPTIONS, type StorageHarness } from '../storage/engines.js';
 import { newUser, seedOrganization } from '../storage/identity-fixtures.js';
 
 const prefix = uniqueRedisPrefix();
@@ -111,5 +113,51 @@ describe('FailoverRevocationList', () => {
     );
     expect(await list.isSessionRevoked(live.id)).toBe(false);
     expect(await list.isSessionRevoked(live.id)).toBe(false);
+  });
+});
+
+describe('FailoverRevocationList while the database is down', () => {
+  const databaseProxy = new TcpProxy('127.0.0.1', 5432);
+  let database: TestDatabase;
+  let postgresStorage: Storage;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    await databaseProxy.start();
+    const url = new URL(database.url);
+    url.port = String(databaseProxy.port);
+    postgresStorage = await openPostgresStorage({
+      ...POSTGRES_TEST_OPTIONS,
+      url: url.toString(),
+      logger: silentLogger,
+    });
+  });
+
+  afterAll(async () => {
+    await databaseProxy.cut();
+    await postgresStorage?.close();
+    await database?.drop();
+  });
+
+  it('keeps answering from Redis, which holds every revocation, when publishing fails', async () => {
+    const direct = await connect(REDIS_URL);
+    const shared = new RedisRevocationList(direct, { keyPrefix: prefix });
+    const list = new FailoverRevocationList(
+      shared,
+      postgresStorage.revocations,
+      postgresStorage.revocationBacklog,
+      silentLogger,
+      { publishEveryMs: 0 },
+    );
+    const revoked = `sess_${uniqueRedisPrefix()}`;
+    const neverRevoked = `sess_${uniqueRedisPrefix()}`;
+    await list.revokeSessions([revoked], horizon());
+    // Redis holds the revocation and the backlog is empty: Redis is complete.
+    expect(await list.isSessionRevoked(revoked)).toBe(true);
+
+    await databaseProxy.cut();
+    expect(await list.isSessionRevoked(revoked)).toBe(true);
+    expect(await list.isSessionRevoked(neverRevoked)).toBe(false);
+    await databaseProxy.start();
   });
 });
