@@ -50,7 +50,17 @@ export interface TokenUsage {
 }
 
 export type GenerationEvent =
-  { type: 'text'; text: string } | { type: 'done'; finishReason: FinishReason; usage: TokenUsage };
+  | {
+      type: 'text';
+      text: string;
+      /**
+       * Completion tokens generated since the previous text event, this piece's and any held back
+       * (a possible stop sequence): what a generation that never reaches `done`, because the client
+       * left or the upstream failed, is metered on. Omitted: none.
+       */
+      tokens?: number;
+    }
+  | { type: 'done'; finishReason: FinishReason; usage: TokenUsage };
 
 export interface ModelDescriptor {
   id: string;

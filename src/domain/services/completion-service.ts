@@ -189,13 +189,11 @@ export class CompletionService {
     }
     const span = this.generationSpan(params, key === null ? 'bypass' : 'miss');
     let finished = false;
-    /** `null` keeps the whole reservation: a cancelled stream's real usage is not known. */
-    const finish = (actualTokens: number | null): void => {
+    const finish = (actualTokens: number): void => {
       if (finished) return;
       finished = true;
       span.end();
       release();
-      if (actualTokens === null) return;
       settle(actualTokens).catch((error: unknown) =>
         this.logger.warn(
           { err: error, request_id: ctx.requestId },
@@ -257,6 +255,7 @@ export class CompletionService {
       timing,
       events: this.metered(ctx, params, events, {
         completionId: id,
+        promptTokens,
         finish,
         progress,
         timing,
@@ -340,7 +339,9 @@ export class CompletionService {
     events: AsyncIterable<GenerationEvent>,
     run: {
       completionId: string;
-      finish: (actualTokens: number | null) => void;
+      /** As counted for the reservation: what a generation that never reaches `done` is charged. */
+      promptTokens: number;
+      finish: (actualTokens: number) => void;
       progress: { started: boolean };
       timing: { upstreamMs: number };
       cacheKey: string | null;
@@ -355,6 +356,7 @@ export class CompletionService {
     let outcome: UsageOutcome = 'cancelled';
     let finishReason: FinishReason | undefined;
     let text = '';
+    const streamed = { pieces: 0, tokens: 0 };
     let sawEvent = false;
     // The provider refused the input itself (a prompt longer than a local model's context):
     // a client error like any validation failure, so it is neither metered nor charged.
@@ -371,6 +373,8 @@ export class CompletionService {
         if (event.type === 'text' && firstTokenMs === null)
           firstTokenMs = performance.now() - startedAt;
         if (event.type === 'text') {
+          streamed.pieces += 1;
+          streamed.tokens += event.tokens ?? 0;
           if (run.cacheKey !== null) text += event.text;
         } else {
           usage = event.usage;
@@ -393,6 +397,7 @@ export class CompletionService {
       // Stops the provider's work when the consumer left early (a no-op once it has finished).
       await iterator.return?.().catch(() => undefined);
       if (outcome !== 'completed' && ctx.signal.aborted) outcome = 'cancelled';
+      if (outcome !== 'completed') usage = unfinishedUsage(outcome, run.promptTokens, streamed);
       run.span.setAttributes({
         ...usageAttributes(finishReason, usage),
         'inference.outcome': refused ? 'refused' : outcome,
@@ -400,7 +405,7 @@ export class CompletionService {
       if (refused) {
         finish(0);
       } else {
-        finish(outcome === 'completed' ? usage.promptTokens + usage.completionTokens : null);
+        finish(usage.promptTokens + usage.completionTokens);
         const durationMs = performance.now() - startedAt;
         this.observer.generationFinished({
           model: params.model,
@@ -445,6 +450,22 @@ export class CompletionService {
       stream: params.stream,
     });
   }
+}
+
+/**
+ * What a generation that never reached `done` is metered and charged: its prompt and the completion
+ * tokens streamed so far, so that leaving just before the last chunk does not make a whole answer
+ * free. The caller asked for a cancelled one, so its prompt counts even before any text; one that
+ * failed before any text gave the caller nothing and costs nothing.
+ */
+function unfinishedUsage(
+  outcome: Exclude<UsageOutcome, 'completed'>,
+  promptTokens: number,
+  streamed: { pieces: number; tokens: number },
+): TokenUsage {
+  if (outcome === 'failed' && streamed.pieces === 0)
+    return { promptTokens: 0, completionTokens: 0 };
+  return { promptTokens, completionTokens: streamed.tokens };
 }
 
 function usageAttributes(

@@ -78,7 +78,8 @@ export function createAnthropicTranslator(
           const piece = data.delta?.type === 'text_delta' ? data.delta.text : undefined;
           if (typeof piece !== 'string' || piece === '') return [];
           text += piece;
-          return [{ type: 'text', text: piece }];
+          // An o200k estimate, metered if the stream is cut short; `done` brings the upstream's count.
+          return [{ type: 'text', text: piece, tokens: countTextTokens(piece) }];
         }
         case 'message_delta':
           if (typeof data.delta?.stop_reason === 'string') {

@@ -31,6 +31,13 @@ export async function* generateLocally(
   const budget = Math.min(request.maxTokens, size - prompt.length);
   const sequence = await local.pool.acquire(request.signal);
   let completionTokens = 0;
+  // Tokens already attributed to a text event; the rest are still held by the filters.
+  let reported = 0;
+  const textEvent = (text: string): GenerationEvent => {
+    const tokens = completionTokens - reported;
+    reported = completionTokens;
+    return { type: 'text', text, tokens };
+  };
   let finished = false;
   try {
     await sequence.clearHistory();
@@ -52,7 +59,7 @@ export async function* generateLocally(
         trimming = piece === '';
       }
       const released = stop.push(piece);
-      if (released !== '') yield { type: 'text', text: released };
+      if (released !== '') yield textEvent(released);
       if (stop.hasStopped) break;
       if (completionTokens >= budget) {
         finishReason = 'length';
@@ -60,7 +67,7 @@ export async function* generateLocally(
       }
     }
     const tail = stop.push(text.flush()) + stop.flush();
-    if (tail !== '') yield { type: 'text', text: tail };
+    if (tail !== '') yield textEvent(tail);
     finished = true;
     yield {
       type: 'done',

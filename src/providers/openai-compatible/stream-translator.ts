@@ -77,7 +77,8 @@ export function createOpenAITranslator(
       const piece = choice.delta?.content ?? choice.text;
       if (typeof piece !== 'string' || piece === '') return [];
       text += piece;
-      return [{ type: 'text', text: piece }];
+      // An o200k estimate, metered if the stream is cut short; `done` brings the upstream's count.
+      return [{ type: 'text', text: piece, tokens: countTextTokens(piece) }];
     },
     end() {
       // Tolerate a server that finished the answer but closed without `[DONE]`.

@@ -201,6 +201,20 @@ describe('local provider (llama.cpp, bundled model)', () => {
     }
   });
 
+  it('says on its text events how many tokens they took, for a stream cut short', async () => {
+    const seed = await seedThatWrites(24);
+    const events: GenerationEvent[] = [];
+    for await (const event of provider.generate(request({ temperature: 1, seed, maxTokens: 24 }))) {
+      events.push(event);
+    }
+    const texts = events.filter((event) => event.type === 'text');
+    expect(texts.length).toBeGreaterThan(1);
+    // Tokens a piece was held back for (half a character, a possible stop) count with it.
+    const streamed = texts.reduce((sum, event) => sum + (event.tokens ?? 0), 0);
+    expect(events.at(-1)).toMatchObject({ type: 'done', usage: { completionTokens: 24 } });
+    expect(streamed).toBe(24);
+  });
+
   it('counts prompt tokens exactly as the generation reports them', async () => {
     const inputs: GenerationInput[] = [
       { kind: 'text', prompt: PROMPT },

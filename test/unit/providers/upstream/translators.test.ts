@@ -34,9 +34,20 @@ describe('OpenAI stream translator', () => {
       ['message', '[DONE]'],
     ]);
     expect(events).toEqual([
-      { type: 'text', text: 'Hel' },
-      { type: 'text', text: 'lo' },
+      { type: 'text', text: 'Hel', tokens: 1 },
+      { type: 'text', text: 'lo', tokens: 1 },
       { type: 'done', finishReason: 'stop', usage: { promptTokens: 5, completionTokens: 2 } },
+    ]);
+  });
+
+  it('counts the tokens of each piece, for a stream that ends before its usage chunk', () => {
+    const events = feed(createOpenAITranslator(request, []), [
+      ['message', { choices: [{ index: 0, delta: { content: 'The quick brown fox' } }] }],
+      ['message', { choices: [{ index: 0, delta: { content: ' jumps over the lazy dog.' } }] }],
+    ]);
+    expect(events).toEqual([
+      { type: 'text', text: 'The quick brown fox', tokens: 4 },
+      { type: 'text', text: ' jumps over the lazy dog.', tokens: 6 },
     ]);
   });
 
@@ -45,7 +56,7 @@ describe('OpenAI stream translator', () => {
     const events = feed(translator, [
       ['message', { choices: [{ index: 0, text: 'abc', finish_reason: 'length' }] }],
     ]);
-    expect(events).toEqual([{ type: 'text', text: 'abc' }]);
+    expect(events).toEqual([{ type: 'text', text: 'abc', tokens: 1 }]);
     expect(translator.end()).toMatchObject({ type: 'done', finishReason: 'length' });
   });
 
@@ -88,9 +99,19 @@ describe('Anthropic stream translator', () => {
       ['message_stop', { type: 'message_stop' }],
     ]);
     expect(events).toEqual([
-      { type: 'text', text: 'Hi' },
+      { type: 'text', text: 'Hi', tokens: 1 },
       { type: 'done', finishReason: 'length', usage: { promptTokens: 7, completionTokens: 3 } },
     ]);
+  });
+
+  it('counts the tokens of each text delta, for a stream that ends before message_delta', () => {
+    const events = feed(createAnthropicTranslator(request, []), [
+      [
+        'content_block_delta',
+        { type: 'content_block_delta', delta: { type: 'text_delta', text: 'The quick brown fox' } },
+      ],
+    ]);
+    expect(events).toEqual([{ type: 'text', text: 'The quick brown fox', tokens: 4 }]);
   });
 
   it('maps end_turn and stop_sequence to stop', () => {
