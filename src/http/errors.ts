@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../domain/errors.js';
 import { toDetails } from './openapi/validator.js';
+import { clientLeft } from './plugins/response-outcome.js';
 
 export interface ErrorBody {
   error: {
@@ -90,7 +91,13 @@ export function errorHandler(
   reply: FastifyReply,
 ): FastifyReply {
   const appError = toAppError(error);
-  if (appError.status >= 500) {
+  if (clientLeft(reply)) {
+    // Whatever failed, failed because the client went away: an ordinary outcome, not a fault.
+    request.log.info({ code: appError.code }, 'client closed request');
+  } else if (appError.code === 'OVERLOADED') {
+    // Load shedding working as designed; the message says why (capacity, lag, shutdown).
+    request.log.warn({ code: appError.code, reason: appError.message }, 'request shed');
+  } else if (appError.status >= 500) {
     request.log.error({ err: appError.cause ?? appError, code: appError.code }, 'request failed');
   } else if (appError.code === 'RATE_LIMITED') {
     // One line per rejection, naming the limit, so that a throttled client can be explained.

@@ -1,4 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { outcomeStatus } from './response-outcome.js';
+
+export { CLIENT_CLOSED_REQUEST } from './response-outcome.js';
 
 /** One request, recorded when its response has ended or its client has gone. */
 export interface HttpRequestSample {
@@ -15,9 +18,6 @@ export interface HttpMetricsRecorder {
   inFlight(delta: 1 | -1): void;
 }
 
-/** Recorded for a request whose client left before its response ended (nginx's convention). */
-export const CLIENT_CLOSED_REQUEST = 499;
-
 /**
  * Request rate, errors, duration and in-flight count per route template. Register it first, so
  * that its onRequest hook runs before any hook that can refuse the request.
@@ -28,22 +28,24 @@ export const CLIENT_CLOSED_REQUEST = 499;
  * twice or never and leave the in-flight gauge off for good.
  */
 export function registerHttpMetrics(app: FastifyInstance, recorder: HttpMetricsRecorder): void {
-  app.addHook('onRequest', async (request, reply) => {
-    const startedAt = performance.now();
-    recorder.inFlight(1);
-    reply.raw.once('close', () => {
-      recorder.inFlight(-1);
-      recorder.observe({
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        // writableEnded: the whole response was handed to the socket (in-process injection never
-        // reports writableFinished).
-        statusCode:
-          reply.raw.writableFinished || reply.raw.writableEnded
-            ? reply.statusCode
-            : CLIENT_CLOSED_REQUEST,
-        durationMs: performance.now() - startedAt,
-      });
+  app.addHook('onRequest', async (request, reply) => measureRequest(request, reply, recorder));
+}
+
+/** Counts one request from now until its response closes (also for requests no hook sees). */
+export function measureRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  recorder: HttpMetricsRecorder,
+): void {
+  const startedAt = performance.now();
+  recorder.inFlight(1);
+  reply.raw.once('close', () => {
+    recorder.inFlight(-1);
+    recorder.observe({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      statusCode: outcomeStatus(reply),
+      durationMs: performance.now() - startedAt,
     });
   });
 }

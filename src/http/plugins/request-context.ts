@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { outcomeStatus } from './response-outcome.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -16,23 +17,35 @@ export function requestIdFrom(raw: IncomingMessage): string {
  * request. Lines carry the route template, never the raw URL, headers or body.
  */
 export function registerRequestContext(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    request.log.info(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched' },
-      'request start',
-    );
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status_code: reply.statusCode,
-        duration_ms: Math.round(reply.elapsedTime * 100) / 100,
-        ...(request.principal ? { principal_id: request.principal.id } : {}),
-      },
-      'request end',
-    );
-  });
+  app.addHook('onRequest', async (request, reply) => startRequest(request, reply));
+  // onResponse writes the line as soon as a response has finished; the response's `close` is the
+  // only event for one whose client left, and it writes the line if nothing did before.
+  app.addHook('onResponse', async (request, reply) => endRequest(request, reply));
+}
+
+const ended = new WeakSet<FastifyRequest>();
+
+/** The request id header and the start line; also called for requests no hook sees. */
+export function startRequest(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  request.log.info(
+    { method: request.method, route: request.routeOptions.url ?? 'unmatched' },
+    'request start',
+  );
+  reply.raw.once('close', () => endRequest(request, reply));
+}
+
+function endRequest(request: FastifyRequest, reply: FastifyReply): void {
+  if (ended.has(request)) return;
+  ended.add(request);
+  request.log.info(
+    {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status_code: outcomeStatus(reply),
+      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+      ...(request.principal ? { principal_id: request.principal.id } : {}),
+    },
+    'request end',
+  );
 }

@@ -29,10 +29,14 @@ afterAll(async () => {
   await openai?.close();
 });
 
-function complete(model: string, signal?: AbortSignal): Promise<Response> {
+function complete(model: string, signal?: AbortSignal, requestId?: string): Promise<Response> {
   return fetch(new URL('/v1/completions', base), {
     method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${ADMIN_KEY}`,
+      'content-type': 'application/json',
+      ...(requestId ? { 'x-request-id': requestId } : {}),
+    },
     body: JSON.stringify({ model, prompt: 'Tell a tale', max_tokens: 4, stream: true }),
     ...(signal ? { signal } : {}),
   });
@@ -51,11 +55,19 @@ describe('proxy capacity', () => {
       expect(local.status).toBe(200);
       expect((await local.text()).trim().endsWith('data: [DONE]')).toBe(true);
 
-      const beyond = await complete('gpt-4o');
+      const beyond = await complete('gpt-4o', undefined, 'shed-1');
       expect(beyond.status).toBe(503);
       expect(beyond.headers.get('retry-after')).toBe('1');
       expect(((await beyond.json()) as { error: { code: string } }).error.code).toBe('OVERLOADED');
       expect(openai.requests).toHaveLength(3);
+
+      // Shedding is the gate doing its job: a warning without a stack, not an error.
+      const lines = t.logs.filter((line) => line.request_id === 'shed-1');
+      expect(lines.find((line) => line.msg === 'request shed')).toMatchObject({
+        level: 'warn',
+        code: 'OVERLOADED',
+      });
+      expect(lines.filter((line) => line.level === 'error' || 'err' in line)).toEqual([]);
     } finally {
       client.abort();
     }
