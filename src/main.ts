@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './config/index.js';
 import { buildApp } from './app.js';
+import { buildHttpsRedirectServer } from './http/https-redirect.js';
 import { createLogger } from './logger.js';
 import { startMetricsServer } from './observability/metrics-server.js';
 
@@ -29,6 +30,17 @@ async function main(): Promise<void> {
     logger.warn({}, 'ADMIN_API_KEY is not set: no credential can call /v1 until it is');
   }
 
+  const redirectServer =
+    config.http.redirectPort === undefined
+      ? undefined
+      : await buildHttpsRedirectServer({
+          logger: logger.child({ component: 'https-redirect' }),
+          httpsPort: config.http.port,
+          requestTimeoutMs: config.http.requestTimeoutMs,
+          connectionTimeoutMs: config.http.connectionTimeoutMs,
+          keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
+        });
+
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -40,8 +52,9 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs);
     deadline.unref();
     // Metrics stay scrapeable while requests drain.
-    app
-      .close()
+    // The redirect listener goes first: a client it sends on would be refused by the draining API.
+    Promise.resolve(redirectServer?.close())
+      .then(() => app.close())
       .then(() => metricsServer?.close())
       .then(
         () => {
@@ -58,8 +71,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   const address = await app.http.listen({ host: config.http.host, port: config.http.port });
+  const redirect = redirectServer
+    ? await redirectServer.listen({ host: config.http.host, port: config.http.redirectPort })
+    : 'off';
   logger.info(
-    { address, metrics: metricsServer?.address ?? 'off', storage: app.storage.kind },
+    { address, redirect, metrics: metricsServer?.address ?? 'off', storage: app.storage.kind },
     'listening',
   );
 }

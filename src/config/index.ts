@@ -22,6 +22,8 @@ export interface Config {
     host: string;
     port: number;
     tls?: { cert: Buffer; key: Buffer };
+    /** Plain-HTTP port whose every answer is a 308 to the HTTPS listener; only with `tls`. */
+    redirectPort?: number;
     corsOrigins: string[];
     /** Whose X-Forwarded-For names the client: nobody's (false) or these proxies' addresses. */
     trustProxy: TrustProxy;
@@ -140,6 +142,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tableFile === undefined
       ? undefined
       : checkSetting('MODELS_FILE', problems, () => loadModelsFile(tableFile, env));
+  if (e.HTTP_REDIRECT_PORT !== undefined) {
+    if (e.TLS_CERT_FILE === undefined) {
+      problems.push(
+        'HTTP_REDIRECT_PORT: needs TLS_CERT_FILE and TLS_KEY_FILE (nothing to redirect to)',
+      );
+    }
+    // Port 0 is a fresh ephemeral port each time, so it cannot collide.
+    const taken = [
+      ['PORT', e.PORT],
+      ...(e.METRICS_ENABLED ? [['METRICS_PORT', e.METRICS_PORT] as const] : []),
+    ] as const;
+    for (const [setting, value] of taken) {
+      if (value !== 0 && value === e.HTTP_REDIRECT_PORT) {
+        problems.push(`HTTP_REDIRECT_PORT: must differ from ${setting} (${value})`);
+      }
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = path.resolve(e.DATA_DIR);
@@ -148,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       host: e.HOST,
       port: e.PORT,
       ...(tls ? { tls } : {}),
+      ...(e.HTTP_REDIRECT_PORT === undefined ? {} : { redirectPort: e.HTTP_REDIRECT_PORT }),
       corsOrigins: e.CORS_ORIGINS,
       trustProxy: e.TRUST_PROXY,
       bodyLimitBytes: 1024 * 1024,

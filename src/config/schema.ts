@@ -127,6 +127,12 @@ export const envSchema = z.object({
   TRUST_PROXY: trustProxySetting,
   TLS_CERT_FILE: optionalString,
   TLS_KEY_FILE: optionalString,
+  /** With TLS: a plain-HTTP listener on this port that answers every request with a 308 to HTTPS. */
+  HTTP_REDIRECT_PORT: optionalString
+    .refine((value) => value === undefined || (/^\d+$/.test(value) && Number(value) <= 65535), {
+      message: 'must be a port number from 0 to 65535',
+    })
+    .transform((value) => (value === undefined ? undefined : Number(value))),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   // Measured on 2 cores: one thread per generation beats two (docs/benchmarks.md).
   LOCAL_MODEL_THREADS: positiveInt.max(256).default(1),
