@@ -39,6 +39,25 @@ import { registerUsageRoutes } from './routes/v1/usage.js';
 import { registerUserRoutes } from './routes/v1/users.js';
 import { registerModelRoutes } from './routes/v1/models.js';
 
+const MAX_PARAM_LENGTH = 16_384;
+
+/**
+ * A path that is not valid percent-encoded UTF-8 (`/v1/users/%E0%A4%A`), with its `%` signs made
+ * literal. find-my-way would answer such a path itself, bypassing every hook (request id,
+ * security headers, logs, metrics) and the error shape; read literally it goes through routing
+ * like any other path and ends as a 404 or a failed parameter check.
+ */
+export function literalPercents(url: string): string {
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  try {
+    decodeURIComponent(path);
+    return url;
+  } catch {
+    return path.replaceAll('%', '%25') + (queryAt === -1 ? '' : url.slice(queryAt));
+  }
+}
+
 export interface HttpServices {
   auth: AuthService;
   models: ModelService;
@@ -90,6 +109,10 @@ export async function buildHttpServer(
     keepAliveTimeout: options.keepAliveTimeoutMs,
     // Our own closing hook answers in the contract's error shape instead.
     return503OnClosing: false,
+    // Beyond any request line Node accepts (16 KiB of headers), so find-my-way never answers a
+    // long parameter itself: the route's schema judges it, after authentication, like any input.
+    maxParamLength: MAX_PARAM_LENGTH,
+    rewriteUrl: (raw) => literalPercents(raw.url ?? '/'),
     forceCloseConnections: 'idle',
     trustProxy: options.trustProxy,
     ...(options.tls ? { https: options.tls } : {}),
@@ -111,6 +134,9 @@ export async function buildHttpServer(
   // Before every other hook, so that their log lines carry the trace id.
   if (options.tracer) registerTracing(app, options.tracer);
 
+  registerRequestContext(app);
+  await registerSecurity(app, options.corsOrigins);
+
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -120,6 +146,7 @@ export async function buildHttpServer(
     // hold server.close() open until the client lets go of it.
     if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
+  // After the request id and security headers: a refusal while draining carries them too.
   app.addHook('onRequest', async (_request, reply) => {
     if (closing) {
       reply.header('connection', 'close');
@@ -129,9 +156,6 @@ export async function buildHttpServer(
       });
     }
   });
-
-  registerRequestContext(app);
-  await registerSecurity(app, options.corsOrigins);
   registerEtags(app);
   registerServerTiming(app);
   const methods = registerMethodNotAllowed(app);
