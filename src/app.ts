@@ -22,6 +22,7 @@ import { MemoryResponseCache } from './storage/cache/memory-response-cache.js';
 import { RedisResponseCache } from './storage/cache/redis-response-cache.js';
 import { HealthService, type ReadinessCheck } from './domain/services/health-service.js';
 import { IdempotencyService } from './domain/services/idempotency-service.js';
+import { IdempotencyPurge } from './domain/identity/idempotency-purge.js';
 import { ModelService } from './domain/services/model-service.js';
 import { GenerationGate } from './domain/load/generation-gate.js';
 import type { RateLimitStore } from './domain/rate-limit/ports.js';
@@ -311,6 +312,12 @@ export async function buildApp(
       retention.start();
       closers.push(() => retention.stop());
     }
+    const idempotencyPurge = new IdempotencyPurge(
+      storage.idempotency,
+      logger.child({ component: 'idempotency' }),
+    );
+    idempotencyPurge.start();
+    closers.push(() => idempotencyPurge.stop());
     const rateLimits = new RateLimitService(
       rateLimitStore(config, redis, logger, closers, metrics),
       {
