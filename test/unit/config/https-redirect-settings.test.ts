@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../../src/config/index.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { problemsOf } from './problems.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'redirect-settings-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -13,16 +14,6 @@ const tls = {
 };
 writeFileSync(tls.TLS_CERT_FILE, 'cert');
 writeFileSync(tls.TLS_KEY_FILE, 'key');
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('HTTP_REDIRECT_PORT', () => {
   it('is off unless set', () => {
