@@ -7,6 +7,7 @@ import type {
 import { countTextTokens, estimatePromptTokens } from '../shared/token-count.js';
 import { redactForLog, UpstreamFailure } from '../shared/upstream-errors.js';
 import type { StreamTranslator } from '../shared/upstream-runtime.js';
+import { finishReasonOf } from './answer-fields.js';
 
 interface OpenAIChunk {
   choices?: Array<{
@@ -20,17 +21,13 @@ interface OpenAIChunk {
   error?: { message?: unknown; type?: unknown } | null;
 }
 
-/** `length` is the only reason the caller must tell apart; filters, tools and the rest stop. */
-function finishReasonOf(reason: string): FinishReason {
-  return reason === 'length' ? 'length' : 'stop';
-}
-
 function count(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined;
 }
 
 /**
- * Reads an OpenAI-style completion stream (chat or legacy completions). Usage comes from the
+ * Reads an OpenAI-style completion stream into text events: legacy completions, and chat built
+ * from the plain fields when no client chat body came (see chat-relay.ts for that). Usage comes from the
  * `stream_options.include_usage` chunk; servers that ignore that option get an o200k estimate.
  */
 export function createOpenAITranslator(
@@ -73,7 +70,7 @@ export function createOpenAITranslator(
       // We never ask for n > 1, so only the first choice exists.
       const choice = chunk.choices?.find((candidate) => (candidate.index ?? 0) === 0);
       if (!choice) return [];
-      if (choice.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
+      finishReason = finishReasonOf(choice.finish_reason) ?? finishReason;
       const piece = choice.delta?.content ?? choice.text;
       if (typeof piece !== 'string' || piece === '') return [];
       text += piece;

@@ -57,8 +57,34 @@ export interface UpstreamCall {
   createTranslator(): StreamTranslator;
 }
 
+/** A request answered with one JSON body (embeddings, a non-streamed completion), not a stream. */
+export interface UpstreamJsonCall {
+  path: string;
+  headers: Record<string, string>;
+  /** Already serialised: a pass-through body is forwarded as the client's JSON. */
+  body: string;
+  /**
+   * Throws an UpstreamFailure when a 2xx answer is not what was asked for (an error object, no
+   * choices), so that it counts against the upstream and may be retried like a failed status.
+   */
+  accept?(answer: Record<string, unknown>): void;
+}
+
+/** What a JSON call needs of the request: whose breaker, which budget, whose signal. */
+export interface UpstreamJsonRequest {
+  model: string;
+  timeoutMs?: number;
+  forwardHeaders?: Record<string, string>;
+  signal: AbortSignal;
+}
+
 export interface UpstreamRuntime {
   generate(request: GenerationRequest, call: UpstreamCall): AsyncGenerator<GenerationEvent>;
+  /**
+   * The parsed JSON object of a 2xx answer, with the same timeouts, retries and circuit breaker
+   * as `generate`; anything else is the same caller-safe AppError.
+   */
+  postJson(request: UpstreamJsonRequest, call: UpstreamJsonCall): Promise<Record<string, unknown>>;
   circuitState(model: string): CircuitState;
   circuitStates(): Record<string, CircuitState>;
   close(): Promise<void>;
@@ -71,6 +97,8 @@ const ERROR_BODY_LIMIT = 4_096;
  * read so the socket can be reused; an upstream that keeps it open longer than this loses it.
  */
 const DRAIN_GRACE_MS = 1_000;
+/** A JSON answer larger than this is refused rather than held in memory (2,048 large vectors fit). */
+const JSON_BODY_LIMIT = 256 * 1024 * 1024;
 
 /**
  * The transport behaviour every upstream provider shares: pooled HTTP, timeouts, retries before
@@ -211,12 +239,113 @@ export function createUpstreamRuntime(
     }
   }
 
+  async function postJson(
+    request: UpstreamJsonRequest,
+    call: UpstreamJsonCall,
+  ): Promise<Record<string, unknown>> {
+    const { signal } = request;
+    signal.throwIfAborted();
+    const deadline =
+      performance.now() + (request.timeoutMs ?? options.timeoutMs ?? UPSTREAM_DEFAULTS.timeoutMs);
+    const breaker = breakers.for(request.model);
+    const headers = {
+      ...forwardableHeaders(request.forwardHeaders),
+      ...call.headers,
+      'content-type': 'application/json',
+      accept: 'application/json',
+    };
+    for (let retries = 0; ; retries += 1) {
+      const permit = breaker.tryAcquire();
+      if (!permit) throw circuitOpenError();
+      const exchange = http.post({
+        path: call.path,
+        headers,
+        body: call.body,
+        signal,
+        firstByteTimeoutMs,
+        deadline,
+      });
+      let delay: number;
+      try {
+        const response = await exchange.response;
+        if (response.status < 200 || response.status > 299) throw await statusFailure(response);
+        let text: string;
+        try {
+          text = await readAll(response.body, JSON_BODY_LIMIT);
+        } catch (error) {
+          throw readFailure(error, exchange.bodyFailure);
+        }
+        const parsed = parseJsonObject(text);
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+          throw new UpstreamFailure('malformed', { detail: 'not a JSON object' });
+        }
+        const answer = parsed as Record<string, unknown>;
+        call.accept?.(answer);
+        permit.succeed();
+        return answer;
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        if (!(error instanceof UpstreamFailure)) throw error;
+        if (error.countsAgainstUpstream) permit.fail();
+        const retryIn = error.retryable
+          ? nextRetryDelayMs({
+              retriesSoFar: retries,
+              policy,
+              retryAfterMs: error.retryAfterMs,
+              remainingMs: deadline - performance.now(),
+            })
+          : undefined;
+        logger.warn(
+          {
+            provider: options.name,
+            model: request.model,
+            attempt: retries + 1,
+            kind: error.kind,
+            status: error.status,
+            detail: error.detail,
+            retryInMs: retryIn,
+          },
+          'upstream request failed',
+        );
+        if (retryIn === undefined) throw toAppError(error, false);
+        delay = retryIn;
+      } finally {
+        permit.release();
+        exchange.dispose();
+      }
+      await sleep(delay, signal);
+    }
+  }
+
   return {
     generate,
+    postJson,
     circuitState: (model) => breakers.for(model).state(),
     circuitStates: () => breakers.states(),
     close: () => http.close(),
   };
+}
+
+function parseJsonObject(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The whole body as text, refused past `limitBytes`. */
+async function readAll(body: AsyncIterable<Uint8Array>, limitBytes: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > limitBytes) {
+      throw new UpstreamFailure('malformed', { detail: `body over ${limitBytes} bytes` });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function readFailure(error: unknown, bodyFailure: (error: unknown) => unknown): unknown {
