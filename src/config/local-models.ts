@@ -1,5 +1,6 @@
 import { LOCAL_MODEL_ID } from '../domain/routing/built-in-routes.js';
 import type { ModelRoute } from '../domain/ports.js';
+import { routeCapabilities } from '../domain/inference/capabilities.js';
 import { ConfigError } from './config-error.js';
 import type { Config } from './index.js';
 import type { ModelsFile } from './models-file.js';
@@ -11,6 +12,8 @@ export interface LocalModelSettings {
   contextSize?: number;
   threads: number;
   contexts: number;
+  /** Some route reaching it serves embeddings, so an embedding context is loaded too. */
+  embeddings: boolean;
 }
 
 /**
@@ -29,6 +32,13 @@ export function localModelSettings(
       .filter((target) => target.provider === 'local')
       .map((target) => target.model),
   );
+  const embedding = new Set(
+    routes
+      .filter((route) => routeCapabilities(route).embeddings)
+      .flatMap((route) => [...route.targets, ...route.fallbacks])
+      .filter((target) => target.provider === 'local')
+      .map((target) => target.model),
+  );
   return [...names].map((name) => {
     const entry = fromFile.get(name);
     const path =
@@ -42,6 +52,7 @@ export function localModelSettings(
       ...(entry?.contextSize === undefined ? {} : { contextSize: entry.contextSize }),
       threads: entry?.threads ?? config.localModel.threads,
       contexts: entry?.contexts ?? config.localModel.contexts,
+      embeddings: embedding.has(name),
     };
   });
 }

@@ -89,6 +89,47 @@ function localFieldsOnLocalTargets(
   }
 }
 
+/**
+ * What a route may be used for. Unset fields keep their meaning from before they existed:
+ * completions yes, embeddings no, and tools / vision / json_schema / context_window left to the
+ * provider. The three feature flags only qualify completions, so on a route without them they
+ * are a mistake worth stopping the start for.
+ */
+const COMPLETION_FEATURES = ['tools', 'vision', 'json_schema'] as const;
+
+const capabilitiesSchema = z
+  .strictObject(
+    {
+      completions: z.boolean(rule('must be true or false')).optional(),
+      embeddings: z.boolean(rule('must be true or false')).optional(),
+      tools: z.boolean(rule('must be true or false')).optional(),
+      vision: z.boolean(rule('must be true or false')).optional(),
+      json_schema: z.boolean(rule('must be true or false')).optional(),
+      context_window: intBetween(16, 16_777_216).optional(),
+    },
+    rule(
+      'must be a mapping of completions, embeddings, tools, vision, json_schema, context_window',
+    ),
+  )
+  .superRefine((c, ctx) => {
+    if (c.completions === false && c.embeddings !== true) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must allow completions or embeddings (a model that serves nothing is not listed)',
+      });
+    }
+    if (c.completions !== false) return;
+    for (const key of COMPLETION_FEATURES) {
+      if (c[key] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'applies to completions, which this model does not serve',
+        });
+      }
+    }
+  });
+
 export function modelsFileSchema(known: ReadonlySet<string>) {
   const fields = targetFields(known);
   const target = z
@@ -108,6 +149,7 @@ export function modelsFileSchema(known: ReadonlySet<string>) {
       .optional(),
     targets: z.array(target, rule('must be a list')).min(1, 'must list at least one target'),
     fallbacks: z.array(fallback, rule('must be a list')).optional(),
+    capabilities: capabilitiesSchema.optional(),
   });
   return z.strictObject(
     {

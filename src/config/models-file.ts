@@ -8,6 +8,7 @@ import {
   DEFAULT_TARGET_WEIGHT,
   ROUTE_CREATED,
 } from '../domain/routing/built-in-routes.js';
+import { DEFAULT_CAPABILITIES, type RouteCapabilities } from '../domain/inference/capabilities.js';
 import type { ModelRoute, UpstreamTarget } from '../domain/ports.js';
 import { ConfigError } from './config-error.js';
 import { modelsFileSchema, type ModelsFileDocument } from './models-file-schema.js';
@@ -53,6 +54,8 @@ export function loadModelsFile(file: string, env: NodeJS.ProcessEnv = process.en
     ...duplicateIds(document),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const noEmbeddings = routesEmbeddingWithout(parsed.data);
+  if (noEmbeddings.length > 0) throw new ConfigError(noEmbeddings);
   const providers = resolveProviders(parsed.data, env);
   const localModels = collectLocalModels(parsed.data, path.dirname(path.resolve(file)));
   return { providers, localModels, routes: parsed.data.models.map(toRoute) };
@@ -152,6 +155,35 @@ export function formatPath(segments: readonly PropertyKey[]): string {
     .join('');
 }
 
+/**
+ * A route declared for embeddings must be able to embed on every row: Anthropic has no embeddings
+ * API, so such a row would fail every request (or silently never be used as a fallback).
+ */
+function routesEmbeddingWithout(document: ModelsFileDocument): string[] {
+  const anthropic = new Set([
+    'anthropic',
+    ...Object.entries(document.providers ?? {})
+      .filter(([, definition]) => definition.type === 'anthropic')
+      .map(([name]) => name),
+  ]);
+  return document.models.flatMap((model, index) => {
+    if (model.capabilities?.embeddings !== true) return [];
+    const rows: [string, { provider: string }[]][] = [
+      ['targets', model.targets],
+      ['fallbacks', model.fallbacks ?? []],
+    ];
+    return rows.flatMap(([list, listRows]) =>
+      listRows.flatMap((row, position) =>
+        anthropic.has(row.provider)
+          ? [
+              `${SETTING}: ${formatPath(['models', index, list, position, 'provider'])}: "${row.provider}" is an Anthropic API, which has no embeddings (capabilities.embeddings is true)`,
+            ]
+          : [],
+      ),
+    );
+  });
+}
+
 function resolveProviders(
   document: ModelsFileDocument,
   env: NodeJS.ProcessEnv,
@@ -243,5 +275,23 @@ function toRoute(model: DocumentModel): ModelRoute {
     created: ROUTE_CREATED,
     targets,
     fallbacks: (model.fallbacks ?? []).map(toTarget),
+    ...(model.capabilities === undefined
+      ? {}
+      : { capabilities: toCapabilities(model.capabilities) }),
+  };
+}
+
+/** The file's snake_case keys as the domain spells them; unset keys stay unset. */
+function toCapabilities(declared: NonNullable<DocumentModel['capabilities']>): RouteCapabilities {
+  const optional = {
+    tools: declared.tools,
+    vision: declared.vision,
+    jsonSchema: declared.json_schema,
+    contextWindow: declared.context_window,
+  };
+  return {
+    completions: declared.completions ?? DEFAULT_CAPABILITIES.completions,
+    embeddings: declared.embeddings ?? DEFAULT_CAPABILITIES.embeddings,
+    ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
   };
 }

@@ -32,7 +32,11 @@ function route(id: string, ownedBy: string, only: UpstreamTarget): ModelRoute {
 /** The table used when MODELS_FILE is unset; the upstream rows are listed only when configured. */
 export function builtInRoutes(): ModelRoute[] {
   return [
-    route(LOCAL_MODEL_ID, 'local', target('local', LOCAL_MODEL_ID)),
+    // Any GGUF can embed through llama.cpp; docs/models.md says how little this one's vectors mean.
+    {
+      ...route(LOCAL_MODEL_ID, 'local', target('local', LOCAL_MODEL_ID)),
+      capabilities: { completions: true, embeddings: true },
+    },
     route('gpt-4o', 'openai', target('openai', 'gpt-4o')),
     route('claude-3-5-sonnet', 'anthropic', target('anthropic', 'claude-3-5-sonnet-20241022')),
   ];

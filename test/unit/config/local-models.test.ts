@@ -34,7 +34,7 @@ const local = (model: string, extra: Record<string, unknown> = {}) => ({
 describe('localModelSettings', () => {
   it('loads the bundled model from its bundled path with the defaults when there is no file', () => {
     expect(localModelSettings(config, undefined, withBuiltInRoutes([]))).toEqual([
-      { name: 'tiny-wordnet', path: BUNDLED, threads: 1, contexts: 2 },
+      { name: 'tiny-wordnet', path: BUNDLED, threads: 1, contexts: 2, embeddings: true },
     ]);
   });
 
@@ -60,9 +60,16 @@ describe('localModelSettings', () => {
       ],
     });
     expect(localModelSettings(config, modelsFile, routes)).toEqual([
-      { name: 'tiny-wordnet', path: BUNDLED, threads: 1, contexts: 2 },
-      { name: 'llama-q4', path: '/srv/llama-q4.gguf', contextSize: 2048, threads: 1, contexts: 2 },
-      { name: 'fast', path: '/srv/fast.gguf', threads: 4, contexts: 1 },
+      { name: 'tiny-wordnet', path: BUNDLED, threads: 1, contexts: 2, embeddings: true },
+      {
+        name: 'llama-q4',
+        path: '/srv/llama-q4.gguf',
+        contextSize: 2048,
+        threads: 1,
+        contexts: 2,
+        embeddings: false,
+      },
+      { name: 'fast', path: '/srv/fast.gguf', threads: 4, contexts: 1, embeddings: false },
     ]);
   });
 
@@ -72,7 +79,14 @@ describe('localModelSettings', () => {
     });
     // One model name, one load: the built-in route and the file's route share it.
     expect(localModelSettings(config, modelsFile, routes)).toEqual([
-      { name: 'tiny-wordnet', path: BUNDLED, contextSize: 64, threads: 1, contexts: 2 },
+      {
+        name: 'tiny-wordnet',
+        path: BUNDLED,
+        contextSize: 64,
+        threads: 1,
+        contexts: 2,
+        embeddings: true,
+      },
     ]);
   });
 
@@ -81,7 +95,7 @@ describe('localModelSettings', () => {
       models: [{ id: 'dictionary', targets: [local('tiny-wordnet', { path: '/srv/tw.gguf' })] }],
     });
     expect(localModelSettings(config, modelsFile, routes)).toEqual([
-      { name: 'tiny-wordnet', path: '/srv/tw.gguf', threads: 1, contexts: 2 },
+      { name: 'tiny-wordnet', path: '/srv/tw.gguf', threads: 1, contexts: 2, embeddings: true },
     ]);
   });
 
@@ -98,7 +112,7 @@ describe('localModelSettings', () => {
       ],
     });
     expect(localModelSettings(config, modelsFile, routes)).toEqual([
-      { name: 'backup', path: '/srv/backup.gguf', threads: 1, contexts: 2 },
+      { name: 'backup', path: '/srv/backup.gguf', threads: 1, contexts: 2, embeddings: false },
     ]);
     // Settings the file holds for a model no route uses load nothing either.
     const unused: Pick<ModelsFile, 'localModels'> = {
