@@ -1,3 +1,4 @@
+import { type ChatSupport, PLAIN_CHAT_FIELDS } from '../../domain/inference/chat-support.js';
 import type { GenerationRequest } from '../../domain/ports.js';
 import {
   buildRequestBody,
@@ -10,11 +11,26 @@ import {
   type UpstreamModelProvider,
   type UpstreamOptions,
 } from '../shared/upstream-runtime.js';
+import {
+  ANTHROPIC_CHAT_FIELDS,
+  ANTHROPIC_CONTENT_PARTS,
+  chatTranslation,
+} from './chat-translation.js';
 import { ANTHROPIC_PARAMETERS } from './parameters.js';
 import { createAnthropicTranslator } from './stream-translator.js';
 
 export { ANTHROPIC_PARAMETERS, anthropicTemperature } from './parameters.js';
 export { PLACEHOLDER_TURN, toAnthropicConversation } from './messages.js';
+
+/**
+ * What the Messages API can be asked through the translation; everything else of a chat request
+ * (logprobs, n > 1, logit_bias, penalties, seed, audio, …) is refused by name at admission.
+ */
+export const ANTHROPIC_CHAT_SUPPORT: ChatSupport = {
+  kind: 'fields',
+  fields: new Set([...PLAIN_CHAT_FIELDS, ...ANTHROPIC_CHAT_FIELDS]),
+  contentParts: new Set(ANTHROPIC_CONTENT_PARTS),
+};
 
 export interface AnthropicProviderOptions extends UpstreamOptions {
   apiKey: string;
@@ -45,14 +61,17 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Upst
     name: options.name,
     capacity: 'upstream',
     models: () => [],
-    generate: (request: GenerationRequest) =>
-      runtime.generate(request, {
+    generate: (request: GenerationRequest) => {
+      const responseTool = request.chat && chatTranslation(request.chat).responseTool;
+      return runtime.generate(request, {
         path: '/v1/messages',
         headers,
         body: buildRequestBody(parameters, request),
-        createTranslator: () => createAnthropicTranslator(request, secrets),
-      }),
+        createTranslator: () => createAnthropicTranslator(request, secrets, responseTool),
+      });
+    },
     countPromptTokens: estimatePromptTokens,
+    chatSupport: ANTHROPIC_CHAT_SUPPORT,
     circuitState: runtime.circuitState,
     circuitStates: runtime.circuitStates,
     close: runtime.close,
