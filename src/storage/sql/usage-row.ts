@@ -24,6 +24,7 @@ export interface UsageRow {
 const ENDPOINTS: ReadonlySet<string> = new Set<NewUsageRecord['endpoint']>([
   'completions',
   'chat.completions',
+  'embeddings',
 ]);
 const OUTCOMES: ReadonlySet<string> = new Set<UsageOutcome>(['completed', 'cancelled', 'failed']);
 
