@@ -68,6 +68,14 @@ export interface Dialect {
   /** SSE frames (without their terminating blank line) before the content. */
   streamStart(endpoint: string, ctx: ReplyContext): string[];
   streamChunk(endpoint: string, ctx: ReplyContext, piece: string): string;
+  /**
+   * The content frames of a streamed answer, when they are not one `streamChunk` per reply piece
+   * (e.g. tool-call deltas); each counts as a content chunk for the modes. Built lazily by index.
+   */
+  contentFrames?(
+    endpoint: string,
+    ctx: ReplyContext,
+  ): { count: number; frame(index: number): string } | undefined;
   streamEnd(endpoint: string, ctx: ReplyContext): string[];
   streamError(endpoint: string, ctx: ReplyContext): string;
   json(endpoint: string, ctx: ReplyContext): unknown;
@@ -222,8 +230,15 @@ export async function startFakeServer(
       includeUsage: mode.includeUsage !== false && dialect.wantsUsage(body),
       padding: mode.padBytes ? 'x'.repeat(mode.padBytes) : '',
     };
-    record.chunksPlanned = pieces.length;
-    if (body.stream !== true) return sendJson(200, dialect.json(endpoint, ctx));
+    if (body.stream !== true) {
+      record.chunksPlanned = pieces.length;
+      return sendJson(200, dialect.json(endpoint, ctx));
+    }
+    const frames = dialect.contentFrames?.(endpoint, ctx) ?? {
+      count: pieces.length,
+      frame: (index: number) => dialect.streamChunk(endpoint, ctx, pieces[index] as string),
+    };
+    record.chunksPlanned = frames.count;
 
     record.status = 200;
     res.writeHead(200, {
@@ -255,7 +270,7 @@ export async function startFakeServer(
     for (const frame of dialect.streamStart(endpoint, ctx)) {
       if (!(await send(frame))) return;
     }
-    for (const piece of pieces) {
+    for (let index = 0; index < frames.count; index += 1) {
       if (record.chunksWritten === mode.dropAfterChunks) {
         // A pause first, so that the client has read the chunks before the connection breaks
         // (a client that reads data and the break together may discard the data).
@@ -270,7 +285,7 @@ export async function startFakeServer(
         return;
       }
       if (mode.chunkDelayMs && record.chunksWritten > 0) await sleep(mode.chunkDelayMs);
-      if (!(await send(dialect.streamChunk(endpoint, ctx, piece)))) return;
+      if (!(await send(frames.frame(index)))) return;
       record.chunksWritten += 1;
     }
     for (const frame of dialect.streamEnd(endpoint, ctx)) {

@@ -36,6 +36,11 @@ export interface FakeMode {
   padBytes?: number;
   /** Send the usage report (OpenAI: only when the request asked for it). Default true. */
   includeUsage?: boolean;
+  /**
+   * Report these in the usage (OpenAI: `prompt_tokens_details.cached_tokens`,
+   * `completion_tokens_details.reasoning_tokens`); left out by default.
+   */
+  usageDetails?: { cachedTokens?: number; reasoningTokens?: number };
   /** End SSE lines with CRLF instead of LF. */
   crlf?: boolean;
 }

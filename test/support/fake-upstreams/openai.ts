@@ -6,41 +6,114 @@ import {
   startFakeServer,
 } from './fake-server.js';
 import { FAKE_SECRET } from './modes.js';
+import { completionChoices, completionTokens, planChat, streamedChoices } from './openai-chat.js';
 
 const CREATED = 1_735_689_600;
 
-function messagesText(body: Record<string, unknown>): string {
-  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
-  return messages
-    .map((message) =>
-      message &&
-      typeof message === 'object' &&
-      'content' in message &&
-      typeof message.content === 'string'
-        ? message.content
+/** A message's text: its string content, or its text parts joined. */
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .map((part: unknown) =>
+      part !== null && typeof part === 'object' && 'text' in part && typeof part.text === 'string'
+        ? part.text
         : '',
     )
     .join(' ');
 }
 
-function usage(ctx: ReplyContext) {
+function messagesText(body: Record<string, unknown>): string {
+  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+  return messages
+    .map((message) =>
+      message !== null && typeof message === 'object' && 'content' in message
+        ? contentText(message.content)
+        : '',
+    )
+    .join(' ');
+}
+
+function usage(endpoint: string, ctx: ReplyContext) {
+  const completion = endpoint === 'chat' ? completionTokens(planChat(ctx)) : ctx.pieces.length;
+  const details = ctx.record.mode.usageDetails;
   return {
     prompt_tokens: ctx.promptTokens,
-    completion_tokens: ctx.pieces.length,
-    total_tokens: ctx.promptTokens + ctx.pieces.length,
+    completion_tokens: completion,
+    total_tokens: ctx.promptTokens + completion,
+    ...(details?.cachedTokens === undefined
+      ? {}
+      : { prompt_tokens_details: { cached_tokens: details.cachedTokens, audio_tokens: 0 } }),
+    ...(details?.reasoningTokens === undefined
+      ? {}
+      : {
+          completion_tokens_details: {
+            reasoning_tokens: details.reasoningTokens,
+            audio_tokens: 0,
+            accepted_prediction_tokens: 0,
+            rejected_prediction_tokens: 0,
+          },
+        }),
   };
 }
 
-function choiceChunk(endpoint: string, ctx: ReplyContext, choice: Record<string, unknown>): string {
+/**
+ * One streamed chunk. A chat stream that asked for usage carries `usage: null` on every chunk
+ * but the last, as OpenAI's does.
+ */
+function chunk(endpoint: string, ctx: ReplyContext, fields: Record<string, unknown>): string {
   const chat = endpoint === 'chat';
   return `data: ${JSON.stringify({
     id: chat ? 'chatcmpl-fake' : 'cmpl-fake',
     object: chat ? 'chat.completion.chunk' : 'text_completion',
     created: CREATED,
     model: ctx.model,
-    choices: [{ index: 0, ...choice }],
+    ...fields,
+    ...(chat && ctx.includeUsage && !('usage' in fields) ? { usage: null } : {}),
     ...(ctx.padding ? { x_padding: ctx.padding } : {}),
   })}`;
+}
+
+function choiceChunk(endpoint: string, ctx: ReplyContext, choice: Record<string, unknown>): string {
+  return chunk(endpoint, ctx, { choices: [{ index: 0, ...choice }] });
+}
+
+function eachChoice(ctx: ReplyContext, choice: Record<string, unknown>): string[] {
+  return Array.from({ length: planChat(ctx).n }, (_, index) =>
+    choiceChunk('chat', ctx, { ...choice, index }),
+  );
+}
+
+/** Input `index`'s vector: exact in float32, so a base64 answer decodes to the same numbers. */
+export function fakeEmbedding(index: number, dimensions = 8): number[] {
+  return Array.from({ length: dimensions }, (_, d) => (index + 1) * 0.5 + d * 0.25);
+}
+
+/** OpenAI's embeddings answer; prompt tokens are words of text inputs, or the ids given. */
+function embeddingsJson(ctx: ReplyContext) {
+  const { input, dimensions, encoding_format: encoding } = ctx.body;
+  const inputs: unknown[] = Array.isArray(input) && typeof input[0] !== 'number' ? input : [input];
+  const tokens = inputs.reduce<number>(
+    (sum, one) =>
+      sum + (Array.isArray(one) ? one.length : String(one).split(/\s+/).filter(Boolean).length),
+    0,
+  );
+  return {
+    object: 'list',
+    data: inputs.map((_, index) => {
+      const vector = fakeEmbedding(index, typeof dimensions === 'number' ? dimensions : undefined);
+      return {
+        object: 'embedding',
+        index,
+        embedding:
+          encoding === 'base64'
+            ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+            : vector,
+      };
+    }),
+    model: ctx.model,
+    ...(ctx.includeUsage ? { usage: { prompt_tokens: tokens, total_tokens: tokens } } : {}),
+  };
 }
 
 const openAIDialect: Dialect = {
@@ -48,6 +121,7 @@ const openAIDialect: Dialect = {
     if (method !== 'POST') return undefined;
     if (path === '/v1/chat/completions') return 'chat';
     if (path === '/v1/completions') return 'text';
+    if (path === '/v1/embeddings') return 'embeddings';
     return undefined;
   },
   authorized: (headers, apiKey) => headers.authorization === `Bearer ${apiKey}`,
@@ -60,7 +134,12 @@ const openAIDialect: Dialect = {
       : undefined,
   promptText: (endpoint, body) =>
     endpoint === 'chat' ? messagesText(body) : typeof body.prompt === 'string' ? body.prompt : '',
-  maxTokens: (body) => (typeof body.max_tokens === 'number' ? body.max_tokens : undefined),
+  maxTokens: (body) =>
+    typeof body.max_completion_tokens === 'number'
+      ? body.max_completion_tokens
+      : typeof body.max_tokens === 'number'
+        ? body.max_tokens
+        : undefined,
   wantsUsage: (body) => {
     const options = body.stream_options;
     return (
@@ -89,13 +168,19 @@ const openAIDialect: Dialect = {
   }),
   streamStart: (endpoint, ctx) =>
     endpoint === 'chat'
-      ? [
-          choiceChunk(endpoint, ctx, {
-            delta: { role: 'assistant', content: '' },
-            finish_reason: null,
-          }),
-        ]
+      ? eachChoice(ctx, {
+          delta: { role: 'assistant', content: planChat(ctx).calls.length > 0 ? null : '' },
+          finish_reason: null,
+        })
       : [],
+  contentFrames: (endpoint, ctx) => {
+    if (endpoint !== 'chat') return undefined;
+    const choices = streamedChoices(planChat(ctx));
+    return {
+      count: choices.length,
+      frame: (index) => chunk(endpoint, ctx, { choices: [choices[index]] }),
+    };
+  },
   streamChunk: (endpoint, ctx, piece) =>
     choiceChunk(
       endpoint,
@@ -105,23 +190,18 @@ const openAIDialect: Dialect = {
         : { text: piece, finish_reason: null },
     ),
   streamEnd: (endpoint, ctx) => [
-    choiceChunk(
-      endpoint,
-      ctx,
-      endpoint === 'chat'
-        ? { delta: {}, finish_reason: ctx.finish }
-        : { text: '', finish_reason: ctx.finish },
-    ),
+    ...(endpoint === 'chat'
+      ? eachChoice(ctx, { delta: {}, finish_reason: planChat(ctx).finish })
+      : [choiceChunk(endpoint, ctx, { text: '', finish_reason: ctx.finish })]),
     ...(ctx.includeUsage
-      ? [
-          `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: CREATED, model: ctx.model, choices: [], usage: usage(ctx) })}`,
-        ]
+      ? [chunk(endpoint, ctx, { choices: [], usage: usage(endpoint, ctx) })]
       : []),
     'data: [DONE]',
   ],
   streamError: () =>
     `data: ${JSON.stringify({ error: { message: `Fake mid-stream failure (key ${FAKE_SECRET})`, type: 'server_error' } })}`,
   json: (endpoint, ctx) => {
+    if (endpoint === 'embeddings') return embeddingsJson(ctx);
     const text = ctx.pieces.join('');
     const chat = endpoint === 'chat';
     return {
@@ -129,19 +209,17 @@ const openAIDialect: Dialect = {
       object: chat ? 'chat.completion' : 'text_completion',
       created: CREATED,
       model: ctx.model,
-      choices: [
-        chat
-          ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: ctx.finish }
-          : { index: 0, text, finish_reason: ctx.finish },
-      ],
-      ...(ctx.includeUsage ? { usage: usage(ctx) } : {}),
+      choices: chat
+        ? completionChoices(planChat(ctx))
+        : [{ index: 0, text, finish_reason: ctx.finish }],
+      ...(ctx.includeUsage ? { usage: usage(endpoint, ctx) } : {}),
     };
   },
 };
 
 /**
- * A fake OpenAI API (`POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models`);
- * `url` ends in `/v1`, like OpenAI's base URL.
+ * A fake OpenAI API (`POST /v1/chat/completions`, `POST /v1/completions`, `POST /v1/embeddings`,
+ * `GET /v1/models`); `url` ends in `/v1`, like OpenAI's base URL.
  */
 export function startFakeOpenAI(options: FakeServerOptions = {}): Promise<FakeUpstream> {
   return startFakeServer(openAIDialect, '/v1', options);
