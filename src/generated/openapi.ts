@@ -161,6 +161,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/embeddings": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description An id to correlate this request with the caller's logs. When it is a safe token (1 to 128
+                 *     characters of `[A-Za-z0-9._-]`) the response and the server's logs use it; any other value
+                 *     is not rejected, only replaced by a new id `req_…`.
+                 * @example 5f1c9a7e-2b1d-4a43-9d55-0c9f3d1e8a11
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestIdHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create embeddings
+         * @description Turns text (or token ids) into vectors (OpenAI's Embeddings API). `input` is one string,
+         *     an array of 1 to 2,048 strings, an array of token ids, or an array of 1 to 2,048 arrays of
+         *     token ids; each string is 1 to 32,000 characters with no NUL character. The answer has one
+         *     embedding per input, in order.
+         *
+         *     Only a model whose `capabilities.embeddings` is `true` in `GET /v1/models` can embed; any
+         *     other (a chat-only model, or one routed to Anthropic, which has no embeddings API) is
+         *     `422` naming `model`, and a model whose `capabilities.completions` is `false` cannot be
+         *     used for completions either.
+         *
+         *     Upstream (OpenAI-compatible) models receive the request as sent, with only `model`
+         *     rewritten to the upstream's name, and their answer is relayed with `model` set back to
+         *     the public id. Local (llama.cpp) models compute the vector themselves, normalised to length
+         *     1; they cannot shorten it, so `dimensions` is `422` there. `encoding_format: base64` gives
+         *     each vector as the base64 of its little-endian float32 bytes.
+         *
+         *     Metered and rate-limited by the input tokens.
+         *
+         *     **Who:** any credential with the scope `completions:write` (a `viewer` has not).
+         */
+        post: operations["createEmbedding"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/token": {
         parameters: {
             query?: never;
@@ -874,19 +920,149 @@ export interface components {
             user?: components["schemas"]["EndUserId"];
         };
         /**
-         * @description Who wrote a message. `developer` is the newer name OpenAI uses for `system`.
+         * @description Who wrote a message. `developer` is the newer name OpenAI uses for `system`; `tool` carries
+         *     the result of a tool call an earlier assistant message made.
          * @enum {string}
          */
-        ChatRole: "system" | "developer" | "user" | "assistant";
-        /** @description One message of the conversation. */
+        ChatRole: "system" | "developer" | "user" | "assistant" | "tool";
+        /**
+         * @description One message of the conversation. `content` is text or an array of parts; it may be
+         *     omitted or `null` only on an assistant message that carries `tool_calls` (or the
+         *     deprecated `function_call`, or `audio`). A `tool` message needs the `tool_call_id` of a
+         *     call an earlier assistant message made (else `422` naming `messages[i].tool_call_id`).
+         */
         ChatMessage: {
             role: components["schemas"]["ChatRole"];
-            content: components["schemas"]["PromptText"];
+            /**
+             * @description Text (1 to 32,000 characters with no NUL) or an array of 1 to 64 content parts. An
+             *     array of only `text` parts works on every model (the texts are joined); other parts
+             *     need a model that can honour them.
+             */
+            content?: components["schemas"]["PromptText"] | components["schemas"]["ChatContentPart"][] | null;
             /** @description An optional name for the author, to tell participants of the same role apart. */
             name?: string;
+            /** @description The tool calls an assistant message made (assistant messages only). */
+            tool_calls?: components["schemas"]["ChatToolCall"][];
+            /** @description The call a `tool` message answers (tool messages only). */
+            tool_call_id?: string;
+            /** @description A refusal an earlier assistant message gave. */
+            refusal?: string | null;
+            /** @description A previous audio answer of the assistant, by id. */
+            audio?: {
+                id: string;
+            } | null;
+            /** @description Deprecated form of `tool_calls` (one call). */
+            function_call?: {
+                name: components["schemas"]["ToolName"];
+                arguments: string;
+            } | null;
         };
         /**
-         * @description A chat completion request. Any field not listed here is `422`.
+         * @description One part of a message's content: `text`, `image_url` (an `https:` URL or a
+         *     `data:image/…` URL), `input_audio` (base64), `file`, or `refusal` (an earlier
+         *     assistant message's refusal). `prompt_cache_breakpoint` marks the end of a prefix for the
+         *     upstream's prompt cache.
+         */
+        ChatContentPart: {
+            /** @enum {string} */
+            type: "text" | "image_url" | "input_audio" | "file" | "refusal";
+            text?: components["schemas"]["PromptText"];
+            refusal?: components["schemas"]["PromptText"];
+            prompt_cache_breakpoint?: {
+                /** @constant */
+                mode: "explicit";
+            };
+            image_url?: {
+                /** @description An `https:` URL or a `data:image/<type>;base64,…` URL. */
+                url: string;
+                /** @enum {string} */
+                detail?: "auto" | "low" | "high";
+            };
+            input_audio?: {
+                data: string;
+                /** @enum {string} */
+                format: "wav" | "mp3";
+            };
+            file?: {
+                file_data?: string;
+                file_id?: string;
+                filename?: string;
+            };
+        } & (unknown & unknown & unknown & unknown & unknown);
+        /** @description A function name of 1 to 64 letters, digits, `_` or `-`. */
+        ToolName: string;
+        /** @description One function call an assistant message made. */
+        ChatToolCall: {
+            id: string;
+            /** @constant */
+            type: "function";
+            function: {
+                name: components["schemas"]["ToolName"];
+                /** @description The arguments as a JSON text. */
+                arguments: string;
+            };
+        };
+        /** @description A JSON Schema, as an object. */
+        JsonSchemaObject: {
+            [key: string]: unknown;
+        };
+        FunctionDefinition: {
+            name: components["schemas"]["ToolName"];
+            description?: string;
+            parameters?: components["schemas"]["JsonSchemaObject"];
+            /** @description Whether the model must follow `parameters` exactly. */
+            strict?: boolean | null;
+        };
+        /** @description A function the model may call. */
+        ChatTool: {
+            /** @constant */
+            type: "function";
+            function: components["schemas"]["FunctionDefinition"];
+        };
+        /**
+         * @description `none` (never call a tool), `auto` (the model decides), `required` (call at least one),
+         *     or `{"type": "function", "function": {"name": …}}` (call that one).
+         */
+        ChatToolChoice: ("none" | "auto" | "required") | {
+            /** @constant */
+            type: "function";
+            function: {
+                name: components["schemas"]["ToolName"];
+            };
+        };
+        /**
+         * @description `text` (the default), `json_object` (any JSON object) or `json_schema` (JSON matching
+         *     `json_schema.schema`; with `strict: true` exactly).
+         */
+        ChatResponseFormat: {
+            /** @enum {string} */
+            type: "text" | "json_object" | "json_schema";
+            json_schema?: {
+                name: components["schemas"]["ToolName"];
+                description?: string;
+                schema?: components["schemas"]["JsonSchemaObject"];
+                strict?: boolean | null;
+            };
+        } & unknown;
+        /** Format: double */
+        Penalty: number | null;
+        /** @description Options for streaming; ignored unless `stream` is `true`. */
+        ChatStreamOptions: {
+            /**
+             * @description When `true`, one extra chunk is sent before `data: [DONE]`, with `choices: []` and the
+             *     `usage` of the whole request.
+             */
+            include_usage?: boolean;
+            /** @description Random padding on streamed deltas (OpenAI); harmless elsewhere. */
+            include_obfuscation?: boolean;
+        } | null;
+        /**
+         * @description A chat completion request: the fields of OpenAI's Chat Completions API. Any field not
+         *     listed here is `422`. A field the routed model cannot honour is `422` naming the field and
+         *     the model (see the supported fields per provider in docs/models.md); it is never dropped.
+         *     Fields left out are not filled in for OpenAI-compatible upstreams, which apply their own
+         *     defaults; local and Anthropic models use `temperature` 0.7, `top_p` 1 and `max_tokens`
+         *     512 when they are left out.
          * @example {
          *       "model": "tiny-wordnet",
          *       "messages": [
@@ -903,39 +1079,140 @@ export interface components {
             messages: components["schemas"]["ChatMessage"][];
             /**
              * Format: int32
-             * @description The most tokens to generate. `max_completion_tokens`, when given, wins over it.
-             * @default 512
+             * @description The most tokens to generate (512 when left out on local and Anthropic models).
+             *     `max_completion_tokens`, when given, wins over it.
              */
-            max_tokens: number;
+            max_tokens?: number | null;
             /**
              * Format: int32
-             * @description The newer name of `max_tokens` (sent by recent OpenAI SDKs). When given, it wins over
-             *     `max_tokens` (given or defaulted). It has no schema default on purpose: a default here
-             *     would override an explicit `max_tokens`.
+             * @description The newer name of `max_tokens` (sent by recent OpenAI SDKs); wins over it.
              */
-            max_completion_tokens?: number;
+            max_completion_tokens?: number | null;
             /**
              * Format: double
              * @description Sampling temperature; `0` is (nearly) deterministic.
-             * @default 0.7
              */
-            temperature: number;
+            temperature?: number | null;
             /**
              * Format: double
              * @description Nucleus sampling probability mass.
-             * @default 1
              */
-            top_p: number;
+            top_p?: number | null;
+            presence_penalty?: components["schemas"]["Penalty"];
+            frequency_penalty?: components["schemas"]["Penalty"];
+            /** @description Token id (as a string) → bias from -100 to 100. */
+            logit_bias?: {
+                [key: string]: number;
+            } | null;
+            /** @description Return the log probability of each output token. */
+            logprobs?: boolean | null;
             /**
-             * @description Stream the answer as server-sent events.
-             * @default false
+             * Format: int32
+             * @description Most likely alternatives per token, 0 to 20; needs `logprobs: true`.
              */
-            stream: boolean;
-            stream_options?: components["schemas"]["StreamOptions"];
-            stop?: components["schemas"]["Stop"];
-            seed?: components["schemas"]["Seed"];
+            top_logprobs?: number | null;
+            /**
+             * Format: int32
+             * @description How many choices to generate, 1 to 8.
+             */
+            n?: number | null;
+            /** @description Stream the answer as server-sent events. */
+            stream?: boolean | null;
+            stream_options?: components["schemas"]["ChatStreamOptions"];
+            stop?: components["schemas"]["Stop"] | null;
+            seed?: components["schemas"]["Seed"] | null;
             user?: components["schemas"]["EndUserId"];
+            /** @description A stable id of the end user, for abuse detection. */
+            safety_identifier?: string | null;
+            /** @description Up to 16 string key-value pairs (keys ≤ 64, values ≤ 512 characters). */
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            /** @description Whether OpenAI stores the completion. */
+            store?: boolean | null;
+            /** @description Functions the model may call; 1 to 128. */
+            tools?: components["schemas"]["ChatTool"][];
+            tool_choice?: components["schemas"]["ChatToolChoice"];
+            /** @description Whether the model may call several tools in one turn. */
+            parallel_tool_calls?: boolean;
+            /** @description Deprecated form of `tools`. */
+            functions?: components["schemas"]["FunctionDefinition"][];
+            /** @description Deprecated form of `tool_choice`. */
+            function_call?: ("none" | "auto") | {
+                name: components["schemas"]["ToolName"];
+            };
+            response_format?: components["schemas"]["ChatResponseFormat"];
+            /**
+             * @description How much a reasoning model thinks before it answers.
+             * @enum {string|null}
+             */
+            reasoning_effort?: "none" | "minimal" | "low" | "medium" | "high" | "xhigh" | "max" | null;
+            /** @enum {string|null} */
+            verbosity?: "low" | "medium" | "high" | null;
+            modalities?: ("text" | "audio")[] | null;
+            /** @description Voice and format of an audio answer (with `modalities` including `audio`). */
+            audio?: {
+                voice: string | {
+                    id: string;
+                };
+                /** @enum {string} */
+                format: "wav" | "aac" | "mp3" | "flac" | "opus" | "pcm16";
+            } | null;
+            /** @description Predicted output that speeds up regeneration of mostly known text. */
+            prediction?: {
+                /** @constant */
+                type: "content";
+                content: string | {
+                    /** @constant */
+                    type: "text";
+                    text: components["schemas"]["PromptText"];
+                }[];
+            } | null;
+            /** @description Search the web before answering (OpenAI's search models). */
+            web_search_options?: {
+                /** @enum {string} */
+                search_context_size?: "low" | "medium" | "high";
+                user_location?: {
+                    /** @constant */
+                    type: "approximate";
+                    approximate: {
+                        city?: string;
+                        country?: string;
+                        region?: string;
+                        timezone?: string;
+                    };
+                } | null;
+            };
+            /** @enum {string|null} */
+            service_tier?: "auto" | "default" | "flex" | "scale" | "priority" | "fast" | null;
+            /** @description Groups requests that share a prompt prefix, for the upstream's prompt cache. */
+            prompt_cache_key?: string | null;
+            /** @enum {string|null} */
+            prompt_cache_retention?: "in_memory" | "24h" | null;
+            /** @description OpenAI's prompt cache settings, forwarded as given. */
+            prompt_cache_options?: {
+                /** @enum {string} */
+                mode?: "implicit" | "explicit";
+                /** @enum {string} */
+                ttl?: "30m";
+            };
+            /**
+             * @description OpenAI's moderation of the input and the output (a moderation `model`, and per side
+             *     `mode` `score` or `block`), forwarded as given.
+             */
+            moderation?: {
+                model: string;
+                policy?: {
+                    input?: components["schemas"]["ModerationConfig"];
+                    output?: components["schemas"]["ModerationConfig"];
+                } | null;
+            } | null;
         };
+        /** @description `score` (report only) or `block` (withhold flagged content). */
+        ModerationConfig: {
+            /** @enum {string} */
+            mode: "score" | "block";
+        } | null;
         /**
          * Format: int64
          * @description Makes sampling repeatable on a best-effort basis: the same seed and parameters should give
@@ -944,6 +1221,78 @@ export interface components {
         Seed: number;
         /** @description An id of the caller's end user, for abuse monitoring; stored with the usage. */
         EndUserId: string;
+        /** @description Token ids of one input, in the routed model's own vocabulary; 1 to 32,000. */
+        TokenIds: number[];
+        /**
+         * @description What to embed: a string, an array of 1 to 2,048 strings, one array of token ids, or an
+         *     array of 1 to 2,048 arrays of token ids. No string may be empty.
+         * @example river (noun)
+         * @example [
+         *       "river (noun)",
+         *       "bank (noun)"
+         *     ]
+         * @example [
+         *       1,
+         *       2,
+         *       3
+         *     ]
+         */
+        EmbeddingInput: components["schemas"]["PromptText"] | components["schemas"]["PromptText"][] | components["schemas"]["TokenIds"] | components["schemas"]["TokenIds"][];
+        /**
+         * @description An embeddings request. Any field not listed here is `422`.
+         * @example {
+         *       "model": "tiny-wordnet",
+         *       "input": "river (noun)"
+         *     }
+         */
+        CreateEmbeddingRequest: {
+            model: components["schemas"]["ModelId"];
+            input: components["schemas"]["EmbeddingInput"];
+            /**
+             * @description `float`: each embedding is an array of numbers. `base64`: each is the base64 of its
+             *     little-endian float32 bytes (smaller and faster to parse).
+             * @default float
+             * @enum {string}
+             */
+            encoding_format: "float" | "base64";
+            /**
+             * Format: int32
+             * @description The length wanted, for models that can shorten their vectors (OpenAI's
+             *     `text-embedding-3-*`); a model that cannot is `422` naming `dimensions`.
+             */
+            dimensions?: number;
+            user?: components["schemas"]["EndUserId"];
+        };
+        /** @description One input's embedding. */
+        Embedding: {
+            /** @constant */
+            object: "embedding";
+            /**
+             * Format: int32
+             * @description The position of its input in `input`.
+             */
+            index: number;
+            /** @description The vector (`encoding_format: float`) or its base64 float32 bytes. */
+            embedding: number[] | string;
+        };
+        /** @description Tokens of the input (an embedding generates none). */
+        EmbeddingUsage: {
+            /** Format: int32 */
+            prompt_tokens: number;
+            /** Format: int32 */
+            total_tokens: number;
+        };
+        /**
+         * @description The embeddings, one per input in input order (OpenAI's `list` of `embedding`). Relayed
+         *     from an upstream, it may carry further fields the upstream added.
+         */
+        EmbeddingList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["Embedding"][];
+            model: components["schemas"]["ModelId"];
+            usage: components["schemas"]["EmbeddingUsage"];
+        };
         /**
          * Format: int64
          * @description A point in time, in unix seconds.
@@ -951,14 +1300,15 @@ export interface components {
          */
         UnixTime: number;
         /**
-         * @description Why generation stopped: `stop` (a natural end or a stop sequence) or `length` (the token
-         *     limit was reached).
+         * @description Why generation stopped: `stop` (a natural end or a stop sequence), `length` (the token
+         *     limit was reached), `tool_calls` (the model called tools), `content_filter` (the
+         *     upstream withheld content) or the deprecated `function_call`.
          * @enum {string}
          */
-        FinishReason: "stop" | "length";
+        FinishReason: "stop" | "length" | "tool_calls" | "content_filter" | "function_call";
         /** @description Generated text. It never contains a NUL character. */
         GeneratedText: string;
-        /** @description Token counts of a request. */
+        /** @description Token counts of a request (an upstream's extra counts are relayed). */
         CompletionUsage: {
             /**
              * Format: int32
@@ -970,11 +1320,27 @@ export interface components {
              * @description Tokens generated.
              */
             completion_tokens: number;
+            /** @description Of the prompt tokens, how many the upstream read from its prompt cache. */
+            prompt_tokens_details?: {
+                /** Format: int32 */
+                cached_tokens?: number;
+            } & {
+                [key: string]: unknown;
+            };
+            /** @description Of the completion tokens, how many a reasoning model spent thinking. */
+            completion_tokens_details?: {
+                /** Format: int32 */
+                reasoning_tokens?: number;
+            } & {
+                [key: string]: unknown;
+            };
             /**
              * Format: int32
              * @description `prompt_tokens + completion_tokens`.
              */
             total_tokens: number;
+        } & {
+            [key: string]: unknown;
         };
         CompletionChoice: {
             /**
@@ -998,24 +1364,57 @@ export interface components {
             choices: components["schemas"]["CompletionChoice"][];
             usage: components["schemas"]["CompletionUsage"];
         };
-        /** @description The generated message. */
+        /**
+         * @description The generated message: text in `content`, or `tool_calls`, or a `refusal`. Fields an
+         *     OpenAI-compatible upstream adds (e.g. `annotations`, `audio`) are relayed as they came.
+         */
         AssistantMessage: {
             /** @constant */
             role: "assistant";
-            content: components["schemas"]["GeneratedText"];
+            content: components["schemas"]["GeneratedText"] | null;
+            refusal: string | null;
+            tool_calls?: components["schemas"]["ChatToolCall"][];
+        } & {
+            [key: string]: unknown;
         };
+        TokenLogprob: {
+            token: string;
+            logprob: number;
+            bytes: number[] | null;
+            top_logprobs: ({
+                token: string;
+                logprob: number;
+                bytes: number[] | null;
+            } & {
+                [key: string]: unknown;
+            })[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Log probabilities of the output tokens (with `logprobs: true`), else `null`. */
+        ChatLogprobs: ({
+            content: components["schemas"]["TokenLogprob"][] | null;
+            refusal: components["schemas"]["TokenLogprob"][] | null;
+        } & {
+            [key: string]: unknown;
+        }) | null;
         ChatCompletionChoice: {
             /**
              * Format: int32
-             * @description Always `0`; one choice is generated per request.
+             * @description The choice's position; `0` unless `n` asked for more.
              */
             index: number;
             message: components["schemas"]["AssistantMessage"];
             finish_reason: components["schemas"]["FinishReason"];
-            /** @description Log probabilities are not supported; always `null`. */
-            logprobs: null;
+            logprobs: components["schemas"]["ChatLogprobs"];
+        } & {
+            [key: string]: unknown;
         };
-        /** @description A chat completion (OpenAI `chat.completion` object). */
+        /**
+         * @description A chat completion (OpenAI `chat.completion` object). From an OpenAI-compatible upstream it
+         *     is the upstream's answer as it came, with this server's `id` and the public `model`;
+         *     fields the upstream adds (e.g. `system_fingerprint`, `service_tier`) are relayed.
+         */
         ChatCompletion: {
             /** @description The id of this chat completion. */
             id: string;
@@ -1025,12 +1424,14 @@ export interface components {
             model: components["schemas"]["ModelId"];
             choices: components["schemas"]["ChatCompletionChoice"][];
             usage: components["schemas"]["CompletionUsage"];
+        } & {
+            [key: string]: unknown;
         };
         /**
-         * @description `null` until the last content chunk, which carries `stop` or `length`.
+         * @description `null` until the last chunk of a choice, which carries why it stopped.
          * @enum {string|null}
          */
-        ChunkFinishReason: "stop" | "length" | null;
+        ChunkFinishReason: "stop" | "length" | "tool_calls" | "content_filter" | "function_call" | null;
         CompletionChunkChoice: {
             /**
              * Format: int32
@@ -1059,25 +1460,46 @@ export interface components {
             usage?: components["schemas"]["CompletionUsage"];
         };
         /**
-         * @description What the chunk adds to the message: the first chunk has `role`, the next ones `content`,
+         * @description What the chunk adds to the message: the first chunk has `role`, the next ones `content`
+         *     (or `refusal`, or `tool_calls` pieces, each naming the call's `index`; the first piece of
+         *     a call has its `id` and `function.name`, the next ones pieces of `function.arguments`),
          *     the last one is empty.
          */
         ChatCompletionChunkDelta: {
             /** @constant */
             role?: "assistant";
             /** @description The next piece of the message (may be empty). */
-            content?: string;
+            content?: string | null;
+            refusal?: string | null;
+            tool_calls?: ({
+                /** Format: int32 */
+                index: number;
+                id?: string;
+                /** @constant */
+                type?: "function";
+                function?: {
+                    name?: string;
+                    arguments?: string;
+                } & {
+                    [key: string]: unknown;
+                };
+            } & {
+                [key: string]: unknown;
+            })[];
+        } & {
+            [key: string]: unknown;
         };
         ChatCompletionChunkChoice: {
             /**
              * Format: int32
-             * @description Always `0`.
+             * @description The choice this chunk belongs to; `0` unless `n` asked for more.
              */
             index: number;
             delta: components["schemas"]["ChatCompletionChunkDelta"];
             finish_reason: components["schemas"]["ChunkFinishReason"];
-            /** @description Always `null`. */
-            logprobs: null;
+            logprobs?: components["schemas"]["ChatLogprobs"];
+        } & {
+            [key: string]: unknown;
         };
         /**
          * @description One server-sent event of a streamed chat completion. Every chunk of a stream has the same
@@ -1091,10 +1513,18 @@ export interface components {
             created: components["schemas"]["UnixTime"];
             model: components["schemas"]["ModelId"];
             choices: components["schemas"]["ChatCompletionChunkChoice"][];
-            /** @description Only on the final usage chunk (`stream_options.include_usage`). */
-            usage?: components["schemas"]["CompletionUsage"];
+            /**
+             * @description On the final usage chunk (`stream_options.include_usage`); an upstream may send
+             *     `null` on the other chunks.
+             */
+            usage?: components["schemas"]["CompletionUsage"] | null;
+        } & {
+            [key: string]: unknown;
         };
-        /** @description A model this server can serve. */
+        /**
+         * @description A model this server can serve: OpenAI's model object (`id`, `object`, `created`,
+         *     `owned_by`) plus `capabilities`, an extra field OpenAI's clients ignore.
+         */
         Model: {
             id: components["schemas"]["ModelId"];
             /** @constant */
@@ -1107,6 +1537,33 @@ export interface components {
              * @example anthropic
              */
             owned_by: string;
+            capabilities?: components["schemas"]["ModelCapabilities"];
+        };
+        /**
+         * @description What the model can be used for, as the routing table declares it (`MODELS_FILE`'s
+         *     `capabilities`; by default completions only, and for the built-in `tiny-wordnet`
+         *     embeddings too). A request for what a model cannot do is `422` naming the field and the
+         *     model, before anything is sent upstream. `completions` and `embeddings` are always
+         *     present; the other fields only when the operator declared them: absent means the
+         *     provider's own support decides (a field it cannot honour is still `422`).
+         */
+        ModelCapabilities: {
+            /** @description `POST /v1/completions` and `POST /v1/chat/completions`. */
+            completions: boolean;
+            /** @description `POST /v1/embeddings`. */
+            embeddings: boolean;
+            /** @description `tools`, `tool_choice` and tool messages; `false`: refused. */
+            tools?: boolean;
+            /** @description `image_url` content parts; `false`: refused. */
+            vision?: boolean;
+            /** @description `response_format: {type: json_schema}`; `false`: refused. */
+            json_schema?: boolean;
+            /**
+             * Format: int32
+             * @description Prompt plus completion tokens the model takes; a request that cannot fit is `422`
+             *     naming the field and the window.
+             */
+            context_window?: number;
         };
         /** @description A page of models. */
         ModelList: {
@@ -2351,11 +2808,11 @@ export interface operations {
              *     `ErrorResponse`), ending with the literal event `data: [DONE]`:
              *
              *     ```
-             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"logprobs":null}]}
+             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"logprobs":null}],"usage":null}
              *
-             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"delta":{"content":"This is a test."},"finish_reason":null,"logprobs":null}]}
+             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"delta":{"content":"This is a test."},"finish_reason":null,"logprobs":null}],"usage":null}
              *
-             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"delta":{},"finish_reason":"stop","logprobs":null}]}
+             *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[{"index":0,"delta":{},"finish_reason":"stop","logprobs":null}],"usage":null}
              *
              *     data: {"id":"chatcmpl-9aZ2","object":"chat.completion.chunk","created":1732521600,"model":"tiny-wordnet","choices":[],"usage":{"prompt_tokens":21,"completion_tokens":5,"total_tokens":26}}
              *
@@ -2385,7 +2842,8 @@ export interface operations {
                      *           "index": 0,
                      *           "message": {
                      *             "role": "assistant",
-                     *             "content": "This is a test."
+                     *             "content": "This is a test.",
+                     *             "refusal": null
                      *           },
                      *           "finish_reason": "stop",
                      *           "logprobs": null
@@ -2400,6 +2858,102 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["ChatCompletion"];
                     "text/event-stream": components["schemas"]["ChatCompletionChunk"] | components["schemas"]["ErrorResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationError"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            503: components["responses"]["Overloaded"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    createEmbedding: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description An id to correlate this request with the caller's logs. When it is a safe token (1 to 128
+                 *     characters of `[A-Za-z0-9._-]`) the response and the server's logs use it; any other value
+                 *     is not rejected, only replaced by a new id `req_…`.
+                 * @example 5f1c9a7e-2b1d-4a43-9d55-0c9f3d1e8a11
+                 */
+                "X-Request-Id"?: components["parameters"]["RequestIdHeader"];
+                /**
+                 * @description A unique key (1 to 255 printable ASCII characters; a UUID is a good choice) that makes
+                 *     retrying this `POST` safe: for 24 hours after the first request with this key by the same
+                 *     credential (the same API key, or the same sign-in session across token refreshes), a
+                 *     request with the same key replays the first response (status, headers and body)
+                 *     with `Idempotent-Replayed: true` instead of acting again. Another credential, even of the
+                 *     same user, never sees that response: its request with the same key acts on its own.
+                 *     Reusing a key with a different body is `422 VALIDATION_ERROR` naming `Idempotency-Key`; a
+                 *     retry while the first request is still being processed is `409 CONFLICT` with
+                 *     `Retry-After`. Only final outcomes are stored: a `408`, `425`, `429` or `5xx` answer is
+                 *     not, so a retry acts again. A request that never finishes (its server stopped) holds the
+                 *     key for at most 10 minutes; after that a retry acts. With `stream: true` the key is
+                 *     ignored (event streams are not replayed).
+                 * @example 0b8d1c55-3f0a-4c1e-9a1d-6a9b2c4e7f10
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "model": "tiny-wordnet",
+                 *       "input": [
+                 *         "river (noun)",
+                 *         "bank (noun)"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateEmbeddingRequest"];
+            };
+        };
+        responses: {
+            /** @description One embedding per input, in input order. */
+            200: {
+                headers: {
+                    "Server-Timing": components["headers"]["Server-Timing"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "object": "embedding",
+                     *           "index": 0,
+                     *           "embedding": [
+                     *             0.0023,
+                     *             -0.0093,
+                     *             0.0156
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "model": "tiny-wordnet",
+                     *       "usage": {
+                     *         "prompt_tokens": 5,
+                     *         "total_tokens": 5
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmbeddingList"];
                 };
             };
             400: components["responses"]["InvalidJson"];

@@ -1,21 +1,30 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
-import type { ChatMessage, GenerationEvent, GenerationInput } from '../../../domain/ports.js';
+import { contentText, type ChatCompletionBody } from '../../../domain/inference/chat-request.js';
+import type { ChatMessage } from '../../../domain/ports.js';
 import type {
   CompletionParams,
   CompletionService,
-  Generation,
 } from '../../../domain/services/completion-service.js';
 import type { components } from '../../../generated/openapi.js';
-import { toAppError } from '../../errors.js';
 import { principalOf } from '../../plugins/authentication.js';
-import { completionBody, sseChunks, type Endpoint } from './openai-format.js';
+import { chatCompletionBody, type ChatAnswer } from './chat-render.js';
+import { chatChunkRenderer } from './chat-sse.js';
+import { completionBody, completionChunkRenderer } from './completion-render.js';
+import { disconnectSignal } from './disconnect-signal.js';
+import type { AnswerIdentity } from './relayed-body.js';
+import { sseStream, type FrameRenderer, type OpenedEvents } from './sse.js';
 
 type CompletionRequest = components['schemas']['CreateCompletionRequest'];
 type ChatCompletionRequest = components['schemas']['CreateChatCompletionRequest'];
-type CommonFields = Omit<CompletionRequest, 'prompt'>;
 
-function stopList(stop: CommonFields['stop']): string[] {
+/** How one inbound dialect is answered: a whole body, or a stream of frames. */
+interface Dialect {
+  body(answer: ChatAnswer): unknown;
+  renderer(identity: AnswerIdentity): FrameRenderer;
+}
+
+function stopList(stop: string | string[] | null | undefined): string[] {
   if (stop === undefined || stop === null) return [];
   return Array.isArray(stop) ? stop : [stop];
 }
@@ -26,55 +35,22 @@ function cacheModeOf(request: FastifyRequest): CompletionParams['cacheMode'] {
   return /\bno-(cache|store)\b/i.test(header) ? 'bypass' : 'use';
 }
 
-function paramsFrom(
-  request: FastifyRequest,
-  endpoint: Endpoint,
-  body: CommonFields,
-  input: GenerationInput,
-  maxTokens: number,
-): CompletionParams {
+/**
+ * The plain sampling fields every provider reads. A field left out (or null) takes the local and
+ * Anthropic defaults here; an OpenAI-compatible upstream gets the chat body as sent instead.
+ */
+function samplingOf(body: {
+  temperature?: number | null;
+  top_p?: number | null;
+  stop?: string | string[] | null;
+  seed?: number | null;
+}): Pick<CompletionParams, 'temperature' | 'topP' | 'stop' | 'seed'> {
   return {
-    cacheMode: cacheModeOf(request),
-    endpoint,
-    model: body.model,
-    input,
-    maxTokens,
-    // Defaults are applied by the validator from the document; these only satisfy the types.
     temperature: body.temperature ?? 0.7,
     topP: body.top_p ?? 1,
     stop: stopList(body.stop),
-    ...(body.seed === undefined ? {} : { seed: body.seed }),
-    stream: body.stream === true,
+    ...(body.seed === undefined || body.seed === null ? {} : { seed: body.seed }),
   };
-}
-
-async function peekFirst(generation: Generation): Promise<Generation> {
-  const iterator = generation.events[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  async function* rest(): AsyncGenerator<GenerationEvent> {
-    try {
-      if (first.done) return;
-      yield first.value;
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) return;
-        yield next.value;
-      }
-    } finally {
-      await iterator.return?.();
-    }
-  }
-  return { ...generation, events: rest() };
-}
-
-/** Aborts generation when the client goes away before the response has been fully written. */
-function disconnectSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  request.raw.on('aborted', () => controller.abort());
-  return controller.signal;
 }
 
 async function respond(
@@ -82,7 +58,7 @@ async function respond(
   request: FastifyRequest,
   reply: FastifyReply,
   params: CompletionParams,
-  includeUsage: boolean,
+  dialect: Dialect,
 ) {
   const ctx = {
     principal: principalOf(request),
@@ -93,24 +69,21 @@ async function respond(
     const result = await service.complete(ctx, params);
     reply.header('x-cache', result.cache.toUpperCase());
     request.upstreamMs = result.timing.upstreamMs;
-    return completionBody(params.endpoint, result);
+    return dialect.body(result);
   }
-  const started = await service.start(ctx, params);
+  const generation = await service.start(ctx, params);
   // Waiting for the first event before sending headers turns a model that fails before saying
   // anything into an ordinary error response (after fallbacks), instead of a broken stream.
-  const generation = await peekFirst(started);
-  reply.header('x-cache', started.cache.toUpperCase());
-  request.upstreamMs = started.timing.upstreamMs;
-  const chunks = sseChunks(params.endpoint, generation, {
-    includeUsage,
-    requestId: request.id,
-    toAppError,
-  });
+  const rest = generation.events[Symbol.asyncIterator]();
+  const events: OpenedEvents = { first: await rest.next(), rest };
+  reply.header('x-cache', generation.cache.toUpperCase());
+  request.upstreamMs = generation.timing.upstreamMs;
+  const frames = sseStream(events, dialect.renderer(generation), request.id);
   return reply
     .header('content-type', 'text/event-stream; charset=utf-8')
     .header('cache-control', 'no-cache')
     .header('x-accel-buffering', 'no')
-    .send(Readable.from(chunks, { objectMode: false }));
+    .send(Readable.from(frames, { objectMode: false }));
 }
 
 export function registerInferenceRoutes(
@@ -123,14 +96,25 @@ export function registerInferenceRoutes(
     { schema: schemaOf('createCompletion'), config: { idempotent: true } },
     async (request, reply) => {
       const body = request.body;
-      const params = paramsFrom(
+      const includeUsage = body.stream_options?.include_usage === true;
+      return respond(
+        service,
         request,
-        'completions',
-        body,
-        { kind: 'text', prompt: body.prompt },
-        body.max_tokens ?? 512,
+        reply,
+        {
+          cacheMode: cacheModeOf(request),
+          endpoint: 'completions',
+          model: body.model,
+          input: { kind: 'text', prompt: body.prompt },
+          maxTokens: body.max_tokens ?? 512,
+          ...samplingOf(body),
+          stream: body.stream === true,
+        },
+        {
+          body: completionBody,
+          renderer: (identity) => completionChunkRenderer(identity, includeUsage),
+        },
       );
-      return respond(service, request, reply, params, body.stream_options?.include_usage === true);
     },
   );
 
@@ -139,19 +123,36 @@ export function registerInferenceRoutes(
     { schema: schemaOf('createChatCompletion'), config: { idempotent: true } },
     async (request, reply) => {
       const body = request.body;
-      const messages: ChatMessage[] = body.messages.map((message) => ({
+      // The document validated this body; the domain's type of it is the same shape, but
+      // splits content parts by `type`, which the generated type cannot.
+      const chat = body as ChatCompletionBody;
+      // The conversation as text, for what counts prompt tokens and for text-only providers;
+      // the parts themselves travel in `chat`.
+      const messages: ChatMessage[] = chat.messages.map((message) => ({
         role: message.role,
-        content: message.content,
+        content: contentText(message.content),
         ...(message.name === undefined ? {} : { name: message.name }),
       }));
-      const params = paramsFrom(
+      const includeUsage = body.stream_options?.include_usage === true;
+      return respond(
+        service,
         request,
-        'chat.completions',
-        body,
-        { kind: 'chat', messages },
-        body.max_completion_tokens ?? body.max_tokens ?? 512,
+        reply,
+        {
+          cacheMode: cacheModeOf(request),
+          endpoint: 'chat.completions',
+          model: body.model,
+          input: { kind: 'chat', messages },
+          maxTokens: body.max_completion_tokens ?? body.max_tokens ?? 512,
+          ...samplingOf(body),
+          stream: body.stream === true,
+          chat,
+        },
+        {
+          body: chatCompletionBody,
+          renderer: (identity) => chatChunkRenderer(identity, includeUsage),
+        },
       );
-      return respond(service, request, reply, params, body.stream_options?.include_usage === true);
     },
   );
 }
