@@ -79,11 +79,26 @@ export function completionEvents(answer: Json, request: GenerationRequest): Gene
   ];
 }
 
+/** Whether a chunk carries nothing generated yet: a role-only opening chunk, say. */
+function carriesNothing(choices: Json[], piece: string): boolean {
+  return (
+    piece === '' &&
+    choices.every(
+      (choice) =>
+        choice.finish_reason == null &&
+        choice.logprobs == null &&
+        !(isObject(choice.delta) && Array.isArray(choice.delta.tool_calls)),
+    )
+  );
+}
+
 /**
- * Relays a `chat.completion.chunk` stream chunk for chunk, as the upstream sent it. The one
- * change: when the gateway asked for usage and the client did not, the usage-only chunk is
- * dropped and the `usage: null` OpenAI adds to every other chunk left out, so the client sees the
- * stream it asked for. Servers that ignore `include_usage` are metered on an o200k estimate.
+ * Relays a `chat.completion.chunk` stream chunk for chunk, as the upstream sent it. Two changes:
+ * when the gateway asked for usage and the client did not, the usage-only chunk is dropped and
+ * the `usage: null` OpenAI adds to every other chunk left out, so the client sees the stream it
+ * asked for; and chunks that carry nothing generated yet (the role chunk) wait for the first one
+ * that does, so that a connection lost right after them can still be retried. Servers that
+ * ignore `include_usage` are metered on an o200k estimate.
  */
 export function createChatRelayTranslator(
   request: GenerationRequest,
@@ -93,6 +108,13 @@ export function createChatRelayTranslator(
   let finishReason: ReturnType<typeof finishReasonOf>;
   let reported: ReportedUsage | undefined;
   let generated = '';
+  let held: GenerationEvent[] = [];
+
+  function release(...events: GenerationEvent[]): GenerationEvent[] {
+    const out = [...held, ...events];
+    held = [];
+    return out;
+  }
 
   function done(): GenerationEvent {
     const usage = tokenUsage(reported, () => ({
@@ -104,15 +126,16 @@ export function createChatRelayTranslator(
 
   return {
     push(event) {
-      if (event.data.trim() === '[DONE]') return [done()];
+      if (event.data.trim() === '[DONE]') return release(done());
       let chunk: unknown;
       try {
         chunk = JSON.parse(event.data);
       } catch {
         throw new UpstreamFailure('malformed', { detail: 'chunk is not JSON' });
       }
-      if (!isObject(chunk))
+      if (!isObject(chunk)) {
         throw new UpstreamFailure('malformed', { detail: 'chunk is not an object' });
+      }
       const error = upstreamError(chunk, secrets);
       if (error) throw error;
       if (isObject(chunk.usage)) reported = reportedUsage(chunk.usage);
@@ -127,15 +150,18 @@ export function createChatRelayTranslator(
       }
       const piece = generatedText(choices, 'delta');
       generated += piece;
-      return [
-        {
-          type: 'relay',
-          data,
-          text: stringAt(first?.delta, 'content'),
-          // An estimate, metered if the stream is cut short; `done` brings the upstream's count.
-          tokens: countTextTokens(piece),
-        },
-      ];
+      const relayed: GenerationEvent = {
+        type: 'relay',
+        data,
+        text: stringAt(first?.delta, 'content'),
+        // An estimate, metered if the stream is cut short; `done` brings the upstream's count.
+        tokens: countTextTokens(piece),
+      };
+      if (finishReason === undefined && carriesNothing(choices, piece)) {
+        held.push(relayed);
+        return [];
+      }
+      return release(relayed);
     },
     end() {
       // Tolerate a server that finished the answer but closed without `[DONE]`.

@@ -13,6 +13,7 @@ import {
   startFakeOpenAI,
 } from '../../support/fake-upstreams/index.js';
 import {
+  chatBodyRequest,
   chatRequest,
   collect,
   expectAppError,
@@ -351,4 +352,108 @@ describe.each(flavours)('$name provider under failure', (flavour) => {
     await iterator.return?.(undefined);
     await within(record!.closed, 2_000, 'upstream request close');
   });
+});
+
+describe.each([
+  { stream: false, label: 'non-streamed' },
+  { stream: true, label: 'streamed' },
+])('OpenAI-compatible provider forwarding a $label chat body under failure', ({ stream }) => {
+  let fake: FakeUpstream;
+  let logger: RecordingLogger;
+  const providers: UpstreamModelProvider[] = [];
+  const make = (options: Overrides = {}): UpstreamModelProvider => {
+    const provider = createOpenAICompatibleProvider({
+      name: 'fake-openai',
+      baseUrl: fake.url,
+      apiKey: API_KEY,
+      logger,
+      ...FAST_RETRY,
+      ...options,
+    });
+    providers.push(provider);
+    return provider;
+  };
+  const request = (overrides: Parameters<typeof chatBodyRequest>[1] = {}) =>
+    chatBodyRequest({ messages: [{ role: 'user', content: 'Hello' }], stream }, overrides);
+
+  beforeEach(async () => {
+    fake = await startFakeOpenAI();
+    logger = recordingLogger();
+  });
+  afterEach(async () => {
+    await Promise.all(providers.splice(0).map((provider) => provider.close()));
+    await fake.close();
+  });
+
+  it('retries 500s and relays the answer that follows', async () => {
+    fake.setMode(fakeModes.failThenSucceed(2));
+    const result = await collect(make().generate(request()));
+    expect(result.error).toBeUndefined();
+    expect(result.relays.length).toBeGreaterThan(0);
+    expect(result.done?.finishReason).toBe('stop');
+    expect(fake.requests).toHaveLength(3);
+    expect(fake.requests.every((sent) => sent.rawBody === fake.requests[0]?.rawBody)).toBe(true);
+  });
+
+  it('does not retry a 400 and keeps the upstream secret out of the error', async () => {
+    fake.setMode(fakeModes.badRequest());
+    const result = await collect(make().generate(request()));
+    const error = expectAppError(result.error, 'UPSTREAM_ERROR');
+    expect(error.message).toMatch(/rejected the request \(HTTP 400\)/);
+    expect(JSON.stringify({ message: error.message, error })).not.toContain(FAKE_SECRET);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('times out waiting for the first byte, without retrying', async () => {
+    fake.setMode(fakeModes.slowFirstByte(5_000));
+    const result = await collect(make({ firstByteTimeoutMs: 300 }).generate(request()));
+    expectAppError(result.error, 'UPSTREAM_TIMEOUT');
+    expect(fake.requests).toHaveLength(1);
+    await within(fake.requests[0]!.closed, 2_000, 'upstream request close');
+    expect(fake.requests[0]?.abortedByClient).toBe(true);
+  });
+
+  it('opens the circuit after N failures and refuses without a network call', async () => {
+    const provider = make({ maxRetries: 0, breaker: { failureThreshold: 2 } });
+    fake.setMode({ fail: { status: 503 } });
+    for (let attempt = 0; attempt < 2; attempt += 1) await collect(provider.generate(request()));
+    expect(provider.circuitState('fake-model')).toBe('open');
+    const refused = await collect(provider.generate(request()));
+    expect(expectAppError(refused.error, 'UPSTREAM_ERROR').message).toMatch(/circuit open/);
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('closes the upstream request when the client leaves before the headers', async () => {
+    fake.setMode(fakeModes.slowFirstByte(5_000));
+    const controller = new AbortController();
+    const pending = collect(make().generate(request({ signal: controller.signal })));
+    await fake.waitForRequests(1);
+    controller.abort(new Error('client went away'));
+    const result = await within(pending, 2_000, 'generation end');
+    expect((result.error as Error).message).toBe('client went away');
+    await within(fake.requests[0]!.closed, 2_000, 'upstream request close');
+    expect(fake.requests[0]?.abortedByClient).toBe(true);
+  });
+
+  // The fake cuts only streams; a JSON answer is all or nothing.
+  it.runIf(stream)(
+    'retries a stream cut after its role chunk, not one cut after content',
+    async () => {
+      fake.queueModes(fakeModes.dropMidStream(0));
+      const retried = await collect(make().generate(request()));
+      expect(retried.error).toBeUndefined();
+      expect(fake.requests).toHaveLength(2);
+      // The role chunk of the lost attempt was held back, so the client sees it once.
+      expect(
+        retried.relays.filter((chunk) => JSON.stringify(chunk).includes('"role"')),
+      ).toHaveLength(1);
+      fake.reset();
+      fake.setMode(fakeModes.dropMidStream(3));
+      const cut = await collect(make().generate(request()));
+      // The role chunk and three content chunks reached the client; nothing is sent twice.
+      expect(cut.relays).toHaveLength(4);
+      expect(expectAppError(cut.error, 'UPSTREAM_ERROR').message).toMatch(/mid-stream/);
+      expect(fake.requests).toHaveLength(1);
+    },
+  );
 });
