@@ -1249,12 +1249,12 @@ export interface components {
             model: components["schemas"]["ModelId"];
             input: components["schemas"]["EmbeddingInput"];
             /**
-             * @description `float`: each embedding is an array of numbers. `base64`: each is the base64 of its
-             *     little-endian float32 bytes (smaller and faster to parse).
-             * @default float
+             * @description `float` (when omitted): each embedding is an array of numbers. `base64`: each is the
+             *     base64 of its little-endian float32 bytes (smaller and faster to parse). No default
+             *     is filled in, so an upstream receives exactly the fields the client sent.
              * @enum {string}
              */
-            encoding_format: "float" | "base64";
+            encoding_format?: "float" | "base64";
             /**
              * Format: int32
              * @description The length wanted, for models that can shorten their vectors (OpenAI's
@@ -1367,12 +1367,14 @@ export interface components {
         /**
          * @description The generated message: text in `content`, or `tool_calls`, or a `refusal`. Fields an
          *     OpenAI-compatible upstream adds (e.g. `annotations`, `audio`) are relayed as they came.
+         *     `refusal` is always present (`null` when none) on answers this server builds; a relayed
+         *     answer has it when the upstream sent it, as OpenAI does.
          */
         AssistantMessage: {
             /** @constant */
             role: "assistant";
             content: components["schemas"]["GeneratedText"] | null;
-            refusal: string | null;
+            refusal?: string | null;
             tool_calls?: components["schemas"]["ChatToolCall"][];
         } & {
             [key: string]: unknown;
@@ -1406,7 +1408,11 @@ export interface components {
             index: number;
             message: components["schemas"]["AssistantMessage"];
             finish_reason: components["schemas"]["FinishReason"];
-            logprobs: components["schemas"]["ChatLogprobs"];
+            /**
+             * @description Always present on answers this server builds (`null` unless asked for); a relayed
+             *     answer has it when the upstream sent it, as OpenAI does.
+             */
+            logprobs?: components["schemas"]["ChatLogprobs"];
         } & {
             [key: string]: unknown;
         };
