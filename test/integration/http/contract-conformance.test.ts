@@ -47,6 +47,18 @@ describe('responses match openapi/openapi.yaml', () => {
       max_tokens: 5,
     });
     contract.response('POST', '/v1/chat/completions', chat.status, chat.json());
+    const parts = await call('POST', '/v1/chat/completions', {
+      model: 'tiny-wordnet',
+      messages: [
+        { role: 'system', content: [{ type: 'text', text: 'Be brief.' }] },
+        { role: 'user', content: [{ type: 'text', text: 'Hello' }] },
+      ],
+      max_completion_tokens: 5,
+    });
+    contract.response('POST', '/v1/chat/completions', parts.status, parts.json());
+    expect(parts.json()).toMatchObject({
+      choices: [{ message: { role: 'assistant', refusal: null }, logprobs: null }],
+    });
   });
 
   it('every streamed chunk', async () => {
@@ -93,6 +105,17 @@ describe('responses match openapi/openapi.yaml', () => {
         await call('POST', '/v1/completions', {}, {} as typeof AUTH),
       ],
       ['GET', '/v1/models/{id}', 404, await call('GET', '/v1/models/ghost')],
+      // A field the routed model cannot honour, named with the model.
+      [
+        'POST',
+        '/v1/chat/completions',
+        422,
+        await call('POST', '/v1/chat/completions', {
+          model: 'tiny-wordnet',
+          messages: [{ role: 'user', content: 'Hi' }],
+          logprobs: true,
+        }),
+      ],
     ];
     for (const [method, path, status, res] of cases) {
       expect(res.status).toBe(status);
