@@ -25,6 +25,8 @@ export interface CacheKeyParts {
   topP: number;
   stop: string[];
   seed?: number;
+  /** A chat request's own fields, as sent (chatCacheKeyPart): all that can change its answer. */
+  request?: Record<string, unknown>;
 }
 
 /** Only temperature-0 requests are deterministic enough to answer twice the same way. */
@@ -44,6 +46,7 @@ export function cacheKey(parts: CacheKeyParts): string {
         parts.topP,
         parts.stop,
         parts.seed ?? null,
+        parts.request ?? null,
       ]),
     )
     .digest('base64url');

@@ -1,4 +1,4 @@
-import { isAppError, validationError } from '../errors.js';
+import { validationError } from '../errors.js';
 import type {
   GenerationCapacity,
   GenerationEvent,
@@ -11,33 +11,23 @@ import type {
 } from '../ports.js';
 import { silentTracing, type SpanScope, type Tracing } from '../observability.js';
 import { planAttempts, type PlannedAttempt } from './attempt-order.js';
+import { routeCapabilities, type Capability } from '../inference/capabilities.js';
+import {
+  openFirstEvent,
+  streamOpened,
+  type AttemptListener,
+  type OpenedAttempt,
+} from '../inference/pipeline/route-stage.js';
+
+export {
+  canFallBack,
+  type AttemptInfo,
+  type AttemptListener,
+  type AttemptOutcome,
+} from '../inference/pipeline/route-stage.js';
 
 /** What the caller supplies; the router fills in the upstream model and its timeout. */
 export type RoutedRequest = Omit<GenerationRequest, 'model' | 'timeoutMs'>;
-
-/**
- * - `completed`: this upstream delivered `done`.
- * - `failed_over`: it failed before sending anything; the next one is tried.
- * - `failed`: its error (or early end) went to the caller.
- * - `cancelled`: the client went away, or the caller stopped reading.
- */
-export type AttemptOutcome = 'completed' | 'failed_over' | 'failed' | 'cancelled';
-
-export interface AttemptInfo {
-  /** Public model id. */
-  model: string;
-  provider: string;
-  /** The upstream model name. */
-  target: string;
-  /** 1 for the first upstream tried for this request. */
-  attempt: number;
-  fallback: boolean;
-  outcome: AttemptOutcome;
-  durationMs: number;
-  error?: unknown;
-}
-
-export type AttemptListener = (info: AttemptInfo) => void;
 
 export interface ModelRouterOptions {
   /** The whole table (see withBuiltInRoutes); ids must be unique. */
@@ -118,20 +108,63 @@ export class ModelRouter {
   }
 
   /**
-   * Resolves now (so an unknown model fails before anything starts), then streams from one
-   * upstream. An upstream that fails with UPSTREAM_ERROR or UPSTREAM_TIMEOUT before its first
-   * event is replaced by the next in line; after the first event every error reaches the caller
-   * unchanged, because the client already holds part of that upstream's answer.
+   * The served route, if it is declared for this use: a chat model asked for embeddings (or the
+   * reverse) is a bad `model` (422), refused before anything is reserved.
+   */
+  resolveFor(publicId: string, capability: Capability): ModelRoute {
+    const route = this.resolve(publicId);
+    if (!routeCapabilities(route)[capability]) {
+      throw validationError(
+        'model',
+        capability === 'embeddings'
+          ? `Model "${publicId}" does not serve embeddings; see capabilities in GET /v1/models`
+          : `Model "${publicId}" serves embeddings only; use POST /v1/embeddings`,
+      );
+    }
+    return route;
+  }
+
+  /** The order one request tries the route's rows in (one weighted pick, then the rest). */
+  planFor(route: ModelRoute): PlannedAttempt[] {
+    return planAttempts(route, this.random);
+  }
+
+  /** The configured provider of a served row. */
+  providerFor(target: UpstreamTarget): ModelProvider {
+    return this.providerOf(target);
+  }
+
+  /**
+   * Tries the route's rows (one weighted pick, then the rest, then the fallbacks) until one
+   * produces a first event; see openFirstEvent. The caller owns the rest of the stream.
+   */
+  open(
+    route: ModelRoute,
+    request: RoutedRequest,
+    hooks: GenerateHooks = {},
+  ): Promise<OpenedAttempt> {
+    return openFirstEvent({
+      model: route.id,
+      plan: planAttempts(route, this.random),
+      request,
+      providerFor: (target) => this.providerOf(target),
+      tracing: this.tracing,
+      listeners: [this.onAttempt, hooks.onAttempt].filter((l) => l !== undefined),
+      ...(hooks.span ? { parent: hooks.span } : {}),
+    });
+  }
+
+  /**
+   * The plain stream of one request, for callers that own no outcome of their own (the
+   * completion pipeline uses `open`). Resolves the model now, so an unknown one throws here.
    */
   generate(
     publicId: string,
     request: RoutedRequest,
     hooks: GenerateHooks = {},
   ): AsyncIterable<GenerationEvent> {
-    const route = this.resolve(publicId);
-    const plan = planAttempts(route, this.random);
-    const listeners = [this.onAttempt, hooks.onAttempt].filter((l) => l !== undefined);
-    return this.run(route.id, plan, request, listeners, hooks.span);
+    const opened = this.open(this.resolve(publicId), request, hooks);
+    return streamOpened(opened, request.signal);
   }
 
   /** Counted by the provider of the route's first served row (for rate limiting). */
@@ -167,98 +200,13 @@ export class ModelRouter {
     if (!provider) throw new Error(`No configured provider for ${target?.provider ?? 'route'}`);
     return provider;
   }
-
-  private async *run(
-    model: string,
-    plan: PlannedAttempt[],
-    request: RoutedRequest,
-    listeners: AttemptListener[],
-    parent: SpanScope | undefined,
-  ): AsyncGenerator<GenerationEvent> {
-    for (const [index, { target, fallback }] of plan.entries()) {
-      const startedAt = performance.now();
-      let outcome: AttemptOutcome = 'cancelled';
-      let failure: unknown;
-      let started = false;
-      const span = this.tracing.start(
-        `upstream ${target.provider} ${target.model}`,
-        {
-          'gen_ai.system': target.provider,
-          'gen_ai.request.model': target.model,
-          'inference.attempt': index + 1,
-          'inference.fallback': fallback,
-        },
-        { kind: 'client', ...(parent ? { parent } : {}) },
-      );
-      const traceparent = span.traceparent();
-      try {
-        const events = this.providerOf(target).generate({
-          ...request,
-          model: target.model,
-          timeoutMs: target.timeoutMs,
-          ...(traceparent === undefined
-            ? {}
-            : { forwardHeaders: { ...request.forwardHeaders, traceparent } }),
-        });
-        for await (const event of events) {
-          started = true;
-          if (event.type === 'done') {
-            outcome = 'completed';
-            span.setAttributes({
-              'gen_ai.response.finish_reasons': [event.finishReason],
-              'gen_ai.usage.input_tokens': event.usage.promptTokens,
-              'gen_ai.usage.output_tokens': event.usage.completionTokens,
-            });
-          }
-          yield event;
-          if (event.type === 'done') return;
-        }
-        // Providers end without `done` only when aborted; pass the early end on, never a fake one.
-        outcome = request.signal.aborted ? 'cancelled' : 'failed';
-        return;
-      } catch (error) {
-        failure = error;
-        const isLast = index === plan.length - 1;
-        if (!started && !isLast && canFallBack(error, request.signal)) {
-          outcome = 'failed_over';
-          continue;
-        }
-        outcome = request.signal.aborted ? 'cancelled' : 'failed';
-        throw error;
-      } finally {
-        const info: AttemptInfo = {
-          model,
-          provider: target.provider,
-          target: target.model,
-          attempt: index + 1,
-          fallback,
-          outcome,
-          durationMs: performance.now() - startedAt,
-          ...(failure === undefined ? {} : { error: failure }),
-        };
-        span.setAttributes({ 'inference.outcome': outcome });
-        if (failure !== undefined) span.fail(failure);
-        span.end();
-        for (const listener of listeners) notify(listener, info);
-      }
-    }
-  }
 }
 
 function descriptorOf(route: ModelRoute): ModelDescriptor {
-  return { id: route.id, ownedBy: route.ownedBy, created: route.created };
-}
-
-/** Only an upstream's own failure is worth another upstream; a bad request or a gone client is not. */
-function canFallBack(error: unknown, signal: AbortSignal): boolean {
-  if (signal.aborted || !isAppError(error)) return false;
-  return error.code === 'UPSTREAM_ERROR' || error.code === 'UPSTREAM_TIMEOUT';
-}
-
-function notify(listener: AttemptListener, info: AttemptInfo): void {
-  try {
-    listener(info);
-  } catch {
-    // Metrics and logs must never change what the client receives.
-  }
+  return {
+    id: route.id,
+    ownedBy: route.ownedBy,
+    created: route.created,
+    capabilities: routeCapabilities(route),
+  };
 }

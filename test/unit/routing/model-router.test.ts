@@ -54,7 +54,12 @@ describe('ModelRouter listing', () => {
       providers: providerMap(new ScriptedProvider('local')),
     });
     expect(localOnly.list()).toEqual([
-      { id: 'tiny-wordnet', ownedBy: 'local', created: 1_735_689_600 },
+      {
+        id: 'tiny-wordnet',
+        ownedBy: 'local',
+        created: 1_735_689_600,
+        capabilities: { completions: true, embeddings: true },
+      },
     ]);
 
     const withOpenAi = new ModelRouter({
