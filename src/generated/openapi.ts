@@ -1520,8 +1520,8 @@ export interface components {
             model: components["schemas"]["ModelId"];
             choices: components["schemas"]["ChatCompletionChunkChoice"][];
             /**
-             * @description On the final usage chunk (`stream_options.include_usage`); an upstream may send
-             *     `null` on the other chunks.
+             * @description On the final usage chunk (`stream_options.include_usage`); with it, every other
+             *     chunk has `usage: null`, as OpenAI sends them.
              */
             usage?: components["schemas"]["CompletionUsage"] | null;
         } & {
