@@ -1,5 +1,5 @@
 import { type ChatSupport, PLAIN_CHAT_FIELDS } from '../../domain/inference/chat-support.js';
-import type { GenerationRequest } from '../../domain/ports.js';
+import type { GenerationEvent, GenerationRequest } from '../../domain/ports.js';
 import {
   buildRequestBody,
   extendParameters,
@@ -40,6 +40,11 @@ export interface AnthropicProviderOptions extends UpstreamOptions {
   parameters?: ParameterOverrides;
 }
 
+/** A request that cannot be translated fails on its first step, as an upstream failure does. */
+function failing(error: unknown): AsyncIterable<GenerationEvent> {
+  return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) };
+}
+
 /**
  * A provider for Anthropic's Messages API. `baseUrl` is the origin, e.g.
  * `https://api.anthropic.com`. The routing table names its models, so `models()` lists none.
@@ -62,11 +67,18 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Upst
     capacity: 'upstream',
     models: () => [],
     generate: (request: GenerationRequest) => {
-      const responseTool = request.chat && chatTranslation(request.chat).responseTool;
+      let body: Record<string, unknown>;
+      let responseTool: string | undefined;
+      try {
+        body = buildRequestBody(parameters, request);
+        responseTool = request.chat && chatTranslation(request.chat).responseTool;
+      } catch (error) {
+        return failing(error);
+      }
       return runtime.generate(request, {
         path: '/v1/messages',
         headers,
-        body: buildRequestBody(parameters, request),
+        body,
         createTranslator: () => createAnthropicTranslator(request, secrets, responseTool),
       });
     },
