@@ -78,15 +78,17 @@ export class CompletionService {
     const hit =
       key === null || !this.deps.cache ? null : await lookUp(this.deps.cache, key, this.tracing);
     const cache: CacheStatus = hit ? 'hit' : key === null ? 'bypass' : 'miss';
-    const generation = (run: GenerationRun, source: EventSource, writer?: CacheWriter) =>
-      ({
+    const generation = (run: GenerationRun, source: EventSource, writer?: CacheWriter) => {
+      run.observe(source.first);
+      return {
         id: admitted.id,
         created: admitted.created,
         model: params.model,
         cache,
         timing: run.timing,
         events: generationEvents(run, source, ctx.signal, writer),
-      }) satisfies Generation;
+      } satisfies Generation;
+    };
     if (hit) {
       const run = this.runFor(ctx, params, admitted, cache);
       return generation(run, replayOf(hit));

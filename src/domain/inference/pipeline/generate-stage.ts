@@ -3,7 +3,7 @@ import type { GenerationEvent } from '../../ports.js';
 import type { CacheWriter } from './cache-stage.js';
 import type { GenerationRun } from './generation-run.js';
 
-/** A generation's first event, already received, and the iterator of the rest. */
+/** A generation's first event, already received (and counted by the run), and the rest. */
 export interface EventSource {
   first: GenerationEvent;
   rest: AsyncIterator<GenerationEvent>;
@@ -23,7 +23,6 @@ export async function* generationEvents(
   let event = source.first;
   try {
     for (;;) {
-      run.observe(event);
       if (event.type === 'done') {
         await cache?.finish(event);
         await close(source.rest);
@@ -41,6 +40,7 @@ export async function* generationEvents(
         throw new AppError('UPSTREAM_ERROR', { message: 'The model ended its answer unfinished' });
       }
       event = next.value;
+      run.observe(event);
     }
   } catch (error) {
     run.end({ outcome: 'failed', error });
