@@ -125,11 +125,23 @@ function describe(error: ErrorObject): ErrorDetail {
   }
 }
 
+function deepestInside(errors: ErrorObject[], outer: ErrorObject): ErrorObject | undefined {
+  const prefix = `${outer.instancePath}/`;
+  let deepest: ErrorObject | undefined;
+  for (const error of errors) {
+    if (!error.instancePath.startsWith(prefix)) continue;
+    if (!deepest || error.instancePath.length > deepest.instancePath.length) deepest = error;
+  }
+  return deepest;
+}
+
 /** Ajv errors in the contract's `details` form; the root of the body is called `body`. */
 export function toDetails(errors: ErrorObject[], part: string): ErrorDetail[] {
   // For a value with alternative forms, the branch errors only confuse; report the alternation.
-  const alternation = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf');
-  const relevant = alternation.length > 0 ? alternation.slice(-1) : errors;
+  // But a branch that matched the value's form and failed deeper inside it (a bad image URL in
+  // content parts) says exactly what is wrong: the deepest such error is reported instead.
+  const alternation = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').at(-1);
+  const relevant = alternation ? [deepestInside(errors, alternation) ?? alternation] : errors;
   return relevant.map((error) => {
     const detail = describe(error);
     return detail.field === '' ? { ...detail, field: part } : detail;

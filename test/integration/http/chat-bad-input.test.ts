@@ -106,16 +106,16 @@ const invalid: [string, unknown, string][] = [
     { ...base, response_format: { type: 'json_schema' } },
     'response_format.json_schema',
   ],
-  // Content is a string, parts or null: the validator names the alternation that failed.
+  // Content is a string, parts or null: the error inside the parts form is the one named.
   [
     'an image URL over http:',
     { ...base, messages: [image('http://example.com/a.png')] },
-    'messages[0].content',
+    'messages[0].content[1].image_url.url',
   ],
   [
     'an image data URL that is not an image',
     { ...base, messages: [image('data:text/html;base64,PGgxPg==')] },
-    'messages[0].content',
+    'messages[0].content[1].image_url.url',
   ],
   ['n over the bound', { ...base, n: 9 }, 'n'],
   ['top_logprobs over the bound', { ...base, logprobs: true, top_logprobs: 21 }, 'top_logprobs'],

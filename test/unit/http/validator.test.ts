@@ -83,4 +83,26 @@ describe('toDetails', () => {
     );
     expect(details).toEqual([{ field: 'stop', issue: 'Does not match any allowed form' }]);
   });
+
+  it('reports the error inside the branch that matched the form of the value', () => {
+    const details = toDetails(
+      [
+        error({ keyword: 'type', instancePath: '/messages/0/content', params: { type: 'string' } }),
+        error({
+          keyword: 'pattern',
+          instancePath: '/messages/0/content/1/image_url/url',
+          params: {},
+        }),
+        error({ keyword: 'type', instancePath: '/messages/0/content', params: { type: 'null' } }),
+        error({ keyword: 'anyOf', instancePath: '/messages/0/content', params: {} }),
+      ],
+      'body',
+    );
+    expect(details).toEqual([
+      {
+        field: 'messages[0].content[1].image_url.url',
+        issue: 'Has characters or a form that is not allowed',
+      },
+    ]);
+  });
 });
