@@ -139,7 +139,7 @@ export function createAnthropicTranslator(
     const at = count(data.index);
     if (at === undefined) return [];
     if (block?.type !== 'tool_use') {
-      blocks.set(at, { kind: block?.type === 'text' ? 'text' : 'hidden' });
+      blocks.set(at, { kind: (block?.type ?? 'text') === 'text' ? 'text' : 'hidden' });
       return [];
     }
     if (typeof block.name !== 'string' || typeof block.id !== 'string') {
