@@ -250,6 +250,22 @@ describe('ANTHROPIC_CHAT_SUPPORT', () => {
     expect(unsupportedChatField(parts('image_url'), ANTHROPIC_CHAT_SUPPORT)).toBeUndefined();
   });
 
+  it('takes the turns of a tool loop', () => {
+    const loop = body({
+      tools: [tool('f')],
+      messages: [
+        { role: 'user', content: 'Go' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: 'done' },
+      ],
+    });
+    expect(unsupportedChatField(loop, ANTHROPIC_CHAT_SUPPORT)).toBeUndefined();
+  });
+
   it('takes what it translates and what asks for nothing', () => {
     const admitted = body({
       tools: [tool('f')],
