@@ -1,13 +1,32 @@
 import { validationError } from '../../domain/errors.js';
+import { plainChatSupport } from '../../domain/inference/chat-support.js';
 import type { Logger } from '../../domain/logger.js';
 import type { GenerationEvent, GenerationRequest, ModelProvider } from '../../domain/ports.js';
 import { generateLocally } from './generation.js';
 import { loadLlama } from './llama-runtime.js';
 import { LocalModel, type LocalModelSpec } from './local-model.js';
+import { prepareRequest } from './local-request.js';
 import { renderInput } from './prompt.js';
 
 export { renderChat, renderPrompt } from './render-prompt.js';
 export { LocalModelLoadError, type LocalModelSpec } from './local-model.js';
+
+/**
+ * What a local model honours beyond the plain fields: tools and response_format through
+ * llama.cpp's grammars, OpenAI's penalties and logit_bias through its sampler, and the seed. Text is
+ * all it reads, so an image is refused by name; so are logprobs and n > 1, which it does not
+ * compute.
+ */
+const LOCAL_CHAT_SUPPORT = plainChatSupport([
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'response_format',
+  'presence_penalty',
+  'frequency_penalty',
+  'logit_bias',
+  'seed',
+]);
 
 export interface LocalProviderOptions {
   models: readonly LocalModelSpec[];
@@ -57,9 +76,12 @@ export async function createLocalProvider(options: LocalProviderOptions): Promis
     models: () => [...loaded.keys()].map((id) => ({ id, ownedBy: 'local', created: 0 })),
     async *generate(request: GenerationRequest): AsyncGenerator<GenerationEvent> {
       const model = modelNamed(request.model);
-      yield* generateLocally(model, request, renderInput(model, request.input), options.logger);
+      // Refusals (422) come before the first event, so nothing is metered or sent.
+      const prepared = prepareRequest(model, request);
+      yield* generateLocally(model, request, prepared, options.logger);
     },
     countPromptTokens: (input, name) => renderInput(modelNamed(name), input).tokens.length,
+    chatSupport: LOCAL_CHAT_SUPPORT,
     close: async () => {
       await Promise.all([...loaded.values()].map((model) => model.dispose()));
     },
