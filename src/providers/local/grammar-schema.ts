@@ -196,7 +196,8 @@ function typed(
   ) {
     options.push(stringSchema(source, path));
     const others = simple.filter((type) => type !== 'string');
-    if (others.length > 0) options.push({ type: others });
+    if (others.length > 0)
+      options.push({ type: others.length === 1 ? (others[0] as 'null') : others });
   } else if (simple.length > 0) {
     options.push({ type: simple.length === 1 ? (simple[0] as 'string') : simple });
   }

@@ -11,6 +11,8 @@ import { silentLogger } from '../../../src/domain/logger.js';
 import type { GenerationRequest, ModelProvider } from '../../../src/domain/ports.js';
 import { createLocalProvider } from '../../../src/providers/local/index.js';
 import { loadLlama } from '../../../src/providers/local/llama-runtime.js';
+import { AUTH, startTestApp, type TestApp } from '../../support/app.js';
+import { apiClient } from '../../support/client.js';
 import { BUNDLED_MODEL, BUNDLED_MODEL_PATH } from '../../support/local-model.js';
 import { chatBodyRequest, collect, expectAppError, type Collected } from './helpers.js';
 
@@ -336,5 +338,91 @@ describe('a chat reply from the local model is never empty', () => {
       }
       expect(empty, `${JSON.stringify(content)}: the seeds answered with nothing`).toEqual([]);
     }
+  });
+});
+
+describe('the local model through POST /v1/chat/completions', () => {
+  let t: TestApp;
+  let api: ReturnType<typeof apiClient>;
+  const token = AUTH.authorization.slice('Bearer '.length);
+  beforeAll(async () => {
+    t = await startTestApp({ RESPONSE_CACHE_TTL_SECONDS: '0' });
+    api = apiClient(t.app.http);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers a forced tool call as OpenAI does', async () => {
+    const res = await api('POST', '/v1/chat/completions', {
+      token,
+      body: { model: MODEL, messages: ASK, tools: [WEATHER], tool_choice: 'required', seed: 1 },
+    });
+    expect(res.status, res.body).toBe(200);
+    const choice = res.json<{
+      choices: {
+        finish_reason: string;
+        message: {
+          content: string | null;
+          tool_calls: { id: string; function: { name: string; arguments: string } }[];
+        };
+      }[];
+    }>().choices[0];
+    expect(choice?.finish_reason).toBe('tool_calls');
+    expect(choice?.message.tool_calls).toHaveLength(1);
+    expect(choice?.message.tool_calls[0]?.function.name).toBe('get_weather');
+    expect(
+      ajv.validate(
+        WEATHER.function.parameters,
+        JSON.parse(choice!.message.tool_calls[0]!.function.arguments),
+      ),
+    ).toBe(true);
+  });
+
+  it('answers json_schema with content that matches it', async () => {
+    const schema = {
+      type: 'object',
+      properties: { kind: { enum: ['noun', 'verb'] }, ok: { type: 'boolean' } },
+    };
+    const res = await api('POST', '/v1/chat/completions', {
+      token,
+      body: {
+        model: MODEL,
+        messages: ASK,
+        response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } },
+      },
+    });
+    expect(res.status, res.body).toBe(200);
+    const content = res.json<{ choices: { message: { content: string } }[] }>().choices[0]?.message
+      .content;
+    expect(ajv.validate(schema, JSON.parse(content ?? ''))).toBe(true);
+  });
+
+  it('refuses an image and logprobs by name, with the model', async () => {
+    const image = await api('POST', '/v1/chat/completions', {
+      token,
+      body: {
+        model: MODEL,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is this?' },
+              { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+            ],
+          },
+        ],
+      },
+    });
+    expect(image.status).toBe(422);
+    const error = image.json<{ error: { param: string; message: string } }>().error;
+    expect(error.param).toBe('messages[0].content[1]');
+    expect(error.message).toContain(MODEL);
+    const logprobs = await api('POST', '/v1/chat/completions', {
+      token,
+      body: { model: MODEL, messages: ASK, logprobs: true },
+    });
+    expect(logprobs.status).toBe(422);
+    expect(logprobs.json<{ error: { param: string } }>().error.param).toBe('logprobs');
   });
 });
