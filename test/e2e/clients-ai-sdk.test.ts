@@ -5,6 +5,7 @@ import { z } from 'zod';
 import {
   CHAT_MODEL,
   EMBEDDING_MODEL,
+  GATEWAY_HOOK_TIMEOUT_MS,
   startClientGateway,
   UPSTREAM_CHAT_MODEL,
   type ClientGateway,
@@ -19,7 +20,7 @@ let provider: ReturnType<typeof createOpenAI>;
 beforeAll(async () => {
   gateway = await startClientGateway(ADMIN_API_KEY);
   provider = createOpenAI({ apiKey: ADMIN_API_KEY, baseURL: gateway.baseURL });
-});
+}, GATEWAY_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await gateway?.stop();
 });

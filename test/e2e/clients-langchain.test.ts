@@ -7,6 +7,7 @@ import { z } from 'zod';
 import {
   CHAT_MODEL,
   EMBEDDING_MODEL,
+  GATEWAY_HOOK_TIMEOUT_MS,
   startClientGateway,
   UPSTREAM_CHAT_MODEL,
   type ClientGateway,
@@ -23,7 +24,7 @@ let gateway: ClientGateway;
 
 beforeAll(async () => {
   gateway = await startClientGateway(ADMIN_API_KEY);
-});
+}, GATEWAY_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await gateway?.stop();
 });

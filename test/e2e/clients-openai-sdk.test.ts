@@ -12,6 +12,7 @@ import { z } from 'zod';
 import {
   CHAT_MODEL,
   EMBEDDING_MODEL,
+  GATEWAY_HOOK_TIMEOUT_MS,
   startClientGateway,
   UPSTREAM_CHAT_MODEL,
   UPSTREAM_EMBEDDING_MODEL,
@@ -47,7 +48,7 @@ let client: OpenAI;
 beforeAll(async () => {
   gateway = await startClientGateway(ADMIN_API_KEY);
   client = new OpenAI({ apiKey: ADMIN_API_KEY, baseURL: gateway.baseURL, maxRetries: 0 });
-});
+}, GATEWAY_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await gateway?.stop();
 });

@@ -13,6 +13,11 @@ export const UPSTREAM_EMBEDDING_MODEL = 'scripted-embed-1';
 
 const UPSTREAM_KEY = 'sk-scripted-upstream-key';
 
+/** Starting has taken over 30 s while other test runs loaded the machine. */
+const GATEWAY_START_TIMEOUT_MS = 90_000;
+/** For the beforeAll that starts the gateway: its start, and the upstream's around it. */
+export const GATEWAY_HOOK_TIMEOUT_MS = GATEWAY_START_TIMEOUT_MS + 10_000;
+
 export interface ClientGateway {
   server: ServerProcess;
   upstream: ScriptedOpenAIUpstream;
@@ -54,13 +59,16 @@ export async function startClientGateway(apiKey: string): Promise<ClientGateway>
   );
   let server: ServerProcess;
   try {
-    server = await startServerProcess({
-      ADMIN_API_KEY: apiKey,
-      MODELS_FILE: modelsFile,
-      SCRIPTED_UPSTREAM_KEY: UPSTREAM_KEY,
-      // Two tests may send the same request; each must reach the upstream.
-      RESPONSE_CACHE_TTL_SECONDS: '0',
-    });
+    server = await startServerProcess(
+      {
+        ADMIN_API_KEY: apiKey,
+        MODELS_FILE: modelsFile,
+        SCRIPTED_UPSTREAM_KEY: UPSTREAM_KEY,
+        // Two tests may send the same request; each must reach the upstream.
+        RESPONSE_CACHE_TTL_SECONDS: '0',
+      },
+      GATEWAY_START_TIMEOUT_MS,
+    );
   } catch (error) {
     await upstream.close();
     await rm(dir, { recursive: true, force: true });

@@ -101,6 +101,8 @@ function chatJson(body: Record<string, unknown>, turn: ScriptedTurn) {
           role: 'assistant',
           content: turn.content ?? null,
           refusal: null,
+          // OpenAI's own answers carry this; an SDK's tool loop sends the message back with it.
+          annotations: [],
           ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
         },
         logprobs: null,
