@@ -1566,8 +1566,8 @@ export interface components {
             json_schema?: boolean;
             /**
              * Format: int32
-             * @description Prompt plus completion tokens the model takes; a request that cannot fit is `422`
-             *     naming the field and the window.
+             * @description Prompt plus completion tokens the model takes (for embeddings: the tokens of each
+             *     input); a request that cannot fit is `422` naming the field and the window.
              */
             context_window?: number;
         };

@@ -9,6 +9,7 @@ import type { Principal } from '../principal.js';
 import type { RateLimitService } from '../rate-limit/rate-limit-service.js';
 import type { PlannedAttempt } from '../routing/attempt-order.js';
 import { canFallBack, type ModelRouter } from '../routing/model-router.js';
+import { routeCapabilities } from './capabilities.js';
 import type { UsageSink } from '../usage/usage-recorder.js';
 import type {
   EmbeddingEncoding,
@@ -137,6 +138,8 @@ export class EmbeddingService {
         `Model "${params.model}" cannot shorten its embeddings; leave dimensions out`,
       );
     }
+    const window = routeCapabilities(route).contextWindow;
+    if (window !== undefined) refuseOverWindow(params, attempts[0] as Attempt, window);
     return attempts;
   }
 
@@ -250,5 +253,22 @@ export class EmbeddingService {
       durationMs: Math.round(durationMs),
       stream: false,
     });
+  }
+}
+
+/** Each input is embedded on its own, so each one must fit the route's declared window. */
+function refuseOverWindow(params: EmbeddingParams, first: Attempt, window: number): void {
+  const inputs: EmbeddingInput[] =
+    params.input.kind === 'text'
+      ? params.input.texts.map((text) => ({ kind: 'text', texts: [text] }))
+      : params.input.tokens.map((ids) => ({ kind: 'tokens', tokens: [ids] }));
+  for (const [index, input] of inputs.entries()) {
+    const tokens = first.embeddings.countTokens(input, first.target.model);
+    if (tokens > window) {
+      throw validationError(
+        'input',
+        `Input ${index} is about ${tokens} tokens long, more than the ${window}-token context window of model ${params.model}`,
+      );
+    }
   }
 }

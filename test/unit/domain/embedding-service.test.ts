@@ -264,6 +264,27 @@ describe('EmbeddingService', () => {
     expect(built.usage).toEqual([]);
   });
 
+  it('refuses an input longer than the route declares its context window, naming input', async () => {
+    const provider = new EmbeddingScripted('up', async (request) => answer(request));
+    const fits = setup([provider], {
+      capabilities: { completions: false, embeddings: true, contextWindow: COUNTED },
+    });
+    await fits.service.create(ctx(), params({ input: { kind: 'text', texts: ['a', 'b'] } }));
+    expect(provider.embedCalls).toHaveLength(1);
+
+    const tight = setup([provider], {
+      capabilities: { completions: false, embeddings: true, contextWindow: COUNTED - 1 },
+    });
+    const error = await failure(
+      tight.service.create(ctx(), params({ input: { kind: 'tokens', tokens: [[1], [2]] } })),
+    );
+    expect(error.param).toBe('input');
+    expect(error.details[0]?.issue).toContain(`Input 0 is about ${COUNTED} tokens long`);
+    expect(error.details[0]?.issue).toContain(`${COUNTED - 1}-token context window of model e`);
+    expect(tight.store.reserved).toEqual([]);
+    expect(provider.embedCalls).toHaveLength(1);
+  });
+
   it('refuses input over the tokens per minute with 429, sending nothing', async () => {
     const provider = new EmbeddingScripted('up', async (request) => answer(request));
     const { service, usage } = setup([provider], { tokensPerMinute: COUNTED - 1 });
