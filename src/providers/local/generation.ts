@@ -32,7 +32,7 @@ export async function* generateLocally(
   // Prompt and completion share the context: a reply that reaches its end stops with "length".
   const budget = Math.min(request.maxTokens, local.contextSize - prompt.length);
   const grammar =
-    prepared.chat || plan.kind !== 'text' ? await replyGrammar(local.model.llama, plan) : null;
+    prepared.isChat || plan.kind !== 'text' ? await replyGrammar(local.model.llama, plan) : null;
   const sequence = await local.pool.acquire(request.signal);
   let completionTokens = 0;
   // Tokens already attributed to an event; the rest are still held by the filters.

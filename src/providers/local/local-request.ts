@@ -16,7 +16,7 @@ export interface LocalRequest {
   toolNames: ReadonlySet<string>;
   logitBias: [Token, number][];
   /** A chat reply, which is never empty (a completion may be). */
-  chat: boolean;
+  isChat: boolean;
 }
 
 export function prepareRequest(local: LocalModel, request: GenerationRequest): LocalRequest {
@@ -56,6 +56,6 @@ export function prepareRequest(local: LocalModel, request: GenerationRequest): L
     plan,
     toolNames: new Set(tools.map((tool) => tool.function.name)),
     logitBias,
-    chat: request.input.kind === 'chat',
+    isChat: request.input.kind === 'chat',
   };
 }

@@ -62,8 +62,21 @@ export function jsonRules(gbnf: string, name: string): string {
   return lines.join('\n');
 }
 
-/** The GBNF grammar of a plan (one per request: llama.cpp keeps its parse state in it). */
-export async function replyGrammar(llama: Llama, plan: ReplyPlan): Promise<LlamaGrammar> {
+// Every plain chat reply uses this one; a grammar holds no parse state, so it can be shared.
+const textGrammars = new WeakMap<Llama, Promise<LlamaGrammar>>();
+
+/** The GBNF grammar of a plan (its parse state lives in a LlamaGrammarEvaluationState). */
+export function replyGrammar(llama: Llama, plan: ReplyPlan): Promise<LlamaGrammar> {
+  if (plan.kind !== 'text') return planGrammar(llama, plan);
+  let shared = textGrammars.get(llama);
+  if (!shared) {
+    shared = planGrammar(llama, plan);
+    textGrammars.set(llama, shared);
+  }
+  return shared;
+}
+
+async function planGrammar(llama: Llama, plan: ReplyPlan): Promise<LlamaGrammar> {
   // The schema is built at run time, so its type cannot be inferred from it.
   const json = async (schema: GbnfJsonSchema) =>
     jsonRules(
