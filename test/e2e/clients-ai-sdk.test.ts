@@ -178,6 +178,21 @@ describe('the Vercel AI SDK through the gateway', () => {
     });
   });
 
+  it('generateObject on the built-in local model returns an object matching the schema', async () => {
+    // No upstream: llama.cpp's grammar, built from the schema the AI SDK sends, shapes the output.
+    const schema = z.object({ word: z.string(), noun: z.boolean() });
+    const { object, finishReason } = await generateObject({
+      model: provider.chat('tiny-wordnet'),
+      schema,
+      prompt: 'dog',
+      maxOutputTokens: 48,
+      temperature: 0,
+    });
+    expect(schema.safeParse(object).success).toBe(true);
+    expect(finishReason).toBe('stop');
+    expect(gateway.upstream.chatBodies()).toEqual([]);
+  });
+
   it('embedMany returns the upstream vectors in order', async () => {
     const { embeddings, usage } = await embedMany({
       model: provider.embedding(EMBEDDING_MODEL),
