@@ -379,6 +379,45 @@ describe('the local model through POST /v1/chat/completions', () => {
     ).toBe(true);
   });
 
+  it('streams a forced tool call as delta.tool_calls, then finish_reason tool_calls', async () => {
+    const res = await api('POST', '/v1/chat/completions', {
+      token,
+      body: {
+        model: MODEL,
+        messages: ASK,
+        tools: [WEATHER],
+        tool_choice: 'required',
+        stream: true,
+        seed: 2,
+      },
+    });
+    expect(res.status, res.body).toBe(200);
+    const chunks = res.body
+      .split('\n')
+      .filter((line) => line.startsWith('data: {'))
+      .map(
+        (line) =>
+          JSON.parse(line.slice('data: '.length)) as {
+            choices: {
+              delta: {
+                tool_calls?: {
+                  index: number;
+                  id?: string;
+                  function: { name?: string; arguments: string };
+                }[];
+              };
+              finish_reason: string | null;
+            }[];
+          },
+      );
+    const calls = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? []);
+    expect(calls[0]).toMatchObject({ index: 0, id: expect.stringMatching(/^call_/) });
+    expect(calls[0]?.function.name).toBe('get_weather');
+    const args = calls.map((call) => call.function.arguments).join('');
+    expect(ajv.validate(WEATHER.function.parameters, JSON.parse(args))).toBe(true);
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('tool_calls');
+  });
+
   it('answers json_schema with content that matches it', async () => {
     const schema = {
       type: 'object',
