@@ -47,6 +47,19 @@ export async function* generateLocally(
     text,
     tokens: tokensSinceLast(),
   });
+  // The call's first piece carries its id and name; the rest only arguments.
+  let callId: string | undefined;
+  const callEvent = (piece: { name?: string; arguments: string }): GenerationEvent => {
+    const first = callId === undefined;
+    callId ??= newCallId();
+    return {
+      type: 'toolCall',
+      index: 0,
+      ...(first ? { id: callId, name: piece.name } : {}),
+      arguments: piece.arguments,
+      tokens: tokensSinceLast(),
+    };
+  };
   let finished = false;
   try {
     await sequence.clearHistory();
@@ -80,6 +93,8 @@ export async function* generateLocally(
         trimming = piece === '';
       }
       const content = reply.push(piece);
+      const callPiece = reply.takeCall();
+      if (callPiece) yield callEvent(callPiece);
       if (reply.isContent) {
         const released = stop.push(content);
         if (released !== '') yield textEvent(released);
@@ -91,25 +106,17 @@ export async function* generateLocally(
       }
     }
     const rest = reply.push(text.flush());
-    const { call, content } = reply.finish();
+    const { call, callRest, content } = reply.finish();
     const tail = stop.push(rest + content) + stop.flush();
     if (tail !== '') yield textEvent(tail);
-    if (call) {
-      yield {
-        type: 'toolCall',
-        index: 0,
-        id: newCallId(),
-        name: call.name,
-        arguments: call.arguments,
-        tokens: tokensSinceLast(),
-      };
-    }
+    if (call) yield callEvent(call);
+    else if (callRest) yield callEvent({ arguments: callRest });
     finished = true;
     yield {
       type: 'done',
       finishReason: stop.hasStopped
         ? 'stop'
-        : call && finishReason !== 'length'
+        : callId !== undefined && finishReason !== 'length'
           ? 'tool_calls'
           : finishReason,
       usage: { promptTokens: prompt.length, completionTokens },

@@ -142,16 +142,37 @@ describe('ReplyReader', () => {
     expect(reader.finish()).toEqual({ content: '' });
   });
 
-  it('holds a call whole and reads it at the end', () => {
+  it('streams a call: its name once written, then its arguments up to where they end', () => {
     const reader = new ReplyReader({ kind: 'textOrCall', call }, names);
-    for (const piece of [' {"name": "get_weather", ', '"arguments": {"city": "Oslo"}}']) {
+    const pieces = [
+      ' {"name": "get_we',
+      'ather", "arguments": ',
+      '{"city": "O}',
+      'slo", "n": {"a": [1]}',
+      '}\n}',
+    ];
+    const taken = pieces.map((piece) => {
       expect(reader.push(piece)).toBe('');
-    }
-    expect(reader.isContent).toBe(false);
-    expect(reader.finish()).toEqual({
-      call: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
-      content: '',
+      return reader.takeCall();
     });
+    expect(reader.isContent).toBe(false);
+    expect(taken).toEqual([
+      undefined,
+      // The name is certain once the arguments have started.
+      undefined,
+      { name: 'get_weather', arguments: '{"city": "O}' },
+      { arguments: 'slo", "n": {"a": [1]}' },
+      { arguments: '}' },
+    ]);
+    expect(reader.finish()).toEqual({ callRest: '', content: '' });
+  });
+
+  it('gives the rest of arguments cut short at the end', () => {
+    const reader = new ReplyReader({ kind: 'call', call }, names);
+    reader.push('{"name": "get_weather", "arguments": {"ci');
+    expect(reader.takeCall()).toEqual({ name: 'get_weather', arguments: '{"ci' });
+    reader.push('ty');
+    expect(reader.finish()).toEqual({ callRest: 'ty', content: '' });
   });
 
   it('tells a JSON answer from a call when both may come', () => {
@@ -160,6 +181,7 @@ describe('ReplyReader', () => {
     expect(answer.finish()).toEqual({ content: '{"name": "get_weather", "kind": "noun"}' });
     const called = new ReplyReader({ kind: 'jsonOrCall', call, answer: call }, names);
     called.push('{"name": "get_weather", "arguments": {}}');
+    expect(called.takeCall()).toBeUndefined();
     expect(called.finish().call).toEqual({ name: 'get_weather', arguments: '{}' });
   });
 
