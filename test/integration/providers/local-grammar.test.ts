@@ -454,6 +454,27 @@ describe('the local model through POST /v1/chat/completions', () => {
     expect(ajv.validate(schema, JSON.parse(content ?? ''))).toBe(true);
   });
 
+  it('takes parallel_tool_calls, penalties, logit_bias and seed rather than refusing them', async () => {
+    const res = await api('POST', '/v1/chat/completions', {
+      token,
+      body: {
+        model: MODEL,
+        messages: ASK,
+        tools: [WEATHER],
+        tool_choice: 'auto',
+        parallel_tool_calls: false,
+        presence_penalty: 0.5,
+        frequency_penalty: 0.5,
+        logit_bias: { '100': 1 },
+        seed: 3,
+      },
+    });
+    expect(res.status, res.body).toBe(200);
+    const message = res.json<{ choices: { message: { tool_calls?: unknown[] } }[] }>().choices[0]
+      ?.message;
+    expect((message?.tool_calls ?? []).length).toBeLessThanOrEqual(1);
+  });
+
   it('refuses an image and logprobs by name, with the model', async () => {
     const image = await api('POST', '/v1/chat/completions', {
       token,
