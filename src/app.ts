@@ -18,6 +18,7 @@ import {
   CompletionService,
   type CompletionCacheSettings,
 } from './domain/services/completion-service.js';
+import { EmbeddingService } from './domain/inference/embedding-service.js';
 import { MemoryResponseCache } from './storage/cache/memory-response-cache.js';
 import { RedisResponseCache } from './storage/cache/redis-response-cache.js';
 import { HealthService, type ReadinessCheck } from './domain/services/health-service.js';
@@ -383,6 +384,14 @@ export async function buildApp(
           cache: responseCache(config, redis, logger),
           observer: metrics.inference,
           tracing: tracing?.tracing ?? silentTracing,
+        }),
+        embeddings: new EmbeddingService({
+          router,
+          usage: usageRecorder,
+          limits: rateLimits,
+          gates,
+          logger,
+          observer: metrics.inference,
         }),
         health: new HealthService(checks),
         organizations: new OrganizationService(store, cursors),

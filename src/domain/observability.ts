@@ -7,7 +7,7 @@ export interface InferenceObserver {
   generationFinished(event: {
     model: string;
     organizationId: string | null;
-    endpoint: 'completions' | 'chat.completions';
+    endpoint: 'completions' | 'chat.completions' | 'embeddings';
     stream: boolean;
     outcome: 'completed' | 'cancelled' | 'failed';
     cache: 'hit' | 'miss' | 'bypass';

@@ -4,6 +4,10 @@ import type {
   RevocationBacklog,
   RevocationList,
 } from './identity/ports.js';
+import type { ChatCompletionBody } from './inference/chat-request.js';
+import type { ChatSupport } from './inference/chat-support.js';
+import type { RouteCapabilities } from './inference/capabilities.js';
+import type { EmbeddingProvider } from './inference/embeddings.js';
 
 /**
  * Ports: what the domain needs from the outside world. Providers and storage implement them; the
@@ -38,27 +42,62 @@ export interface GenerationRequest {
   /** Stop sequences; the output ends before the first occurrence of any of them. */
   stop: string[];
   seed?: number;
+  /**
+   * The client's Chat Completions request as validated: the canonical chat request. A provider of
+   * that dialect forwards it with only `model` rewritten and the gateway's own fields removed,
+   * and answers with `relay` events; a translating provider reads tools, parts, response_format
+   * and sampling fields from it (and `input`/the fields above for what they already cover).
+   * Absent for POST /v1/completions.
+   */
+  chat?: ChatCompletionBody;
   /** Aborted when the client goes away; a provider must stop generating promptly. */
   signal: AbortSignal;
 }
 
-export type FinishReason = 'stop' | 'length';
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
 
 export interface TokenUsage {
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens the upstream served from its prompt cache, when it reports them. */
+  cachedTokens?: number;
+  /** Completion tokens spent on hidden reasoning, when the upstream reports them. */
+  reasoningTokens?: number;
 }
 
+/**
+ * What a provider yields. Translating providers (local, Anthropic) speak in canonical events —
+ * `text`, `toolCall`, `refusal`, then `done` — and the HTTP edge renders them in the client's
+ * dialect. A provider of the client's own dialect yields `relay` events instead, whose bytes the
+ * edge passes on unchanged but for `id`, `model` and `created`. `tokens` on any event counts the
+ * completion tokens generated since the previous one: what a generation that never reaches
+ * `done` (the client left, the upstream failed) is metered on. Omitted: none.
+ */
 export type GenerationEvent =
+  | { type: 'text'; text: string; tokens?: number }
   | {
-      type: 'text';
-      text: string;
       /**
-       * Completion tokens generated since the previous text event, this piece's and any held back
-       * (a possible stop sequence): what a generation that never reaches `done`, because the client
-       * left or the upstream failed, is metered on. Omitted: none.
+       * A piece of the tool call at `index` (0, 1, … in the order calls start): its first piece
+       * carries `id` and `name`; every piece may carry a fragment of the JSON `arguments`.
        */
+      type: 'toolCall';
+      index: number;
+      id?: string;
+      name?: string;
+      arguments: string;
       tokens?: number;
+    }
+  | { type: 'refusal'; text: string; tokens?: number }
+  | {
+      /**
+       * One `chat.completion.chunk` of a streamed upstream answer, or the whole `chat.completion`
+       * of a non-streamed one, in the client's own dialect. `text` is its first choice's content
+       * (for the response cache).
+       */
+      type: 'relay';
+      data: Record<string, unknown>;
+      text: string;
+      tokens: number;
     }
   | { type: 'done'; finishReason: FinishReason; usage: TokenUsage };
 
@@ -67,6 +106,8 @@ export interface ModelDescriptor {
   ownedBy: string;
   /** Unix seconds. */
   created: number;
+  /** Set for routed models (GET /v1/models); a provider's own listing leaves it out. */
+  capabilities?: RouteCapabilities;
 }
 
 /** One place a public model can be served from (a row of the routing table). */
@@ -89,6 +130,8 @@ export interface ModelRoute {
   targets: UpstreamTarget[];
   /** Tried in order when the picked target fails before sending anything. */
   fallbacks: UpstreamTarget[];
+  /** What the route may be used for; unset: DEFAULT_CAPABILITIES. */
+  capabilities?: RouteCapabilities;
 }
 
 /**
@@ -109,6 +152,10 @@ export interface ModelProvider {
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent>;
   /** Prompt tokens of an input as `model` (the provider's name for it) counts them. */
   countPromptTokens(input: GenerationInput, model: string): number;
+  /** What it honours of a chat request; absent: the plain fields only (plainChatSupport). */
+  readonly chatSupport?: ChatSupport;
+  /** Absent: the provider cannot embed (Anthropic has no embeddings API). */
+  readonly embeddings?: EmbeddingProvider;
   close(): Promise<void>;
 }
 
@@ -126,7 +173,7 @@ export interface NewUsageRecord {
   /** null for the platform admin, who belongs to no organization. */
   organizationId: string | null;
   model: string;
-  endpoint: 'completions' | 'chat.completions';
+  endpoint: 'completions' | 'chat.completions' | 'embeddings';
   promptTokens: number;
   completionTokens: number;
   outcome: UsageOutcome;

@@ -5,6 +5,7 @@ import type { RateLimitService } from '../domain/rate-limit/rate-limit-service.j
 import type { ApiKeyService } from '../domain/services/api-key-service.js';
 import type { AuthService } from '../domain/services/auth-service.js';
 import type { CompletionService } from '../domain/services/completion-service.js';
+import type { EmbeddingService } from '../domain/inference/embedding-service.js';
 import type { HealthService } from '../domain/services/health-service.js';
 import type { IdempotencyService } from '../domain/services/idempotency-service.js';
 import type { ModelService } from '../domain/services/model-service.js';
@@ -34,6 +35,7 @@ import {
   registerPublicAuthRoutes,
 } from './routes/v1/auth.js';
 import { registerInferenceRoutes } from './routes/v1/inference.js';
+import { registerEmbeddingRoutes } from './routes/v1/embeddings.js';
 import { registerOrganizationRoutes } from './routes/v1/organizations.js';
 import { registerUsageRoutes } from './routes/v1/usage.js';
 import { registerUserRoutes } from './routes/v1/users.js';
@@ -62,6 +64,7 @@ export interface HttpServices {
   auth: AuthService;
   models: ModelService;
   completions: CompletionService;
+  embeddings: EmbeddingService;
   health: HealthService;
   organizations: OrganizationService;
   users: UserService;
@@ -181,6 +184,7 @@ export async function buildHttpServer(
       registerLogoutRoute(v1, services.auth, schemaOf);
       registerModelRoutes(v1, services.models, schemaOf);
       registerInferenceRoutes(v1, services.completions, schemaOf);
+      registerEmbeddingRoutes(v1, services.embeddings, schemaOf);
       registerOrganizationRoutes(v1, services.organizations, schemaOf);
       registerUserRoutes(v1, services.users, services.sessions, schemaOf);
       registerApiKeyRoutes(v1, services.apiKeys, schemaOf);

@@ -2,6 +2,7 @@ import { validationError } from '../../domain/errors.js';
 import { plainChatSupport } from '../../domain/inference/chat-support.js';
 import type { Logger } from '../../domain/logger.js';
 import type { GenerationEvent, GenerationRequest, ModelProvider } from '../../domain/ports.js';
+import { embeddingTokens, embedLocally } from './embeddings.js';
 import { generateLocally } from './generation.js';
 import { loadLlama } from './llama-runtime.js';
 import { LocalModel, type LocalModelSpec } from './local-model.js';
@@ -82,6 +83,12 @@ export async function createLocalProvider(options: LocalProviderOptions): Promis
     },
     countPromptTokens: (input, name) => renderInput(modelNamed(name), input).tokens.length,
     chatSupport: LOCAL_CHAT_SUPPORT,
+    embeddings: {
+      dimensions: false,
+      embed: (request) => embedLocally(modelNamed(request.model), request),
+      countTokens: (input, name) =>
+        embeddingTokens(modelNamed(name), input).reduce((sum, tokens) => sum + tokens.length, 0),
+    },
     close: async () => {
       await Promise.all([...loaded.values()].map((model) => model.dispose()));
     },

@@ -6,6 +6,7 @@ import {
   type Llama,
   type LlamaContext,
   type LlamaContextSequence,
+  type LlamaEmbeddingContext,
   type LlamaModel,
 } from 'node-llama-cpp';
 import { ContextPool } from './context-pool.js';
@@ -21,6 +22,8 @@ export interface LocalModelSpec {
   threads: number;
   /** Generations at once; each holds one context. */
   contexts: number;
+  /** Some route embeds with it: one more context, made for embeddings, is loaded. */
+  embeddings?: boolean;
 }
 
 const DEFAULT_CONTEXT_CAP = 4096;
@@ -44,7 +47,15 @@ export class LocalModel {
     readonly chatWrapper: ChatWrapper | null,
     /** Prompt plus reply, as configured (llama.cpp rounds its own allocation up to 256). */
     readonly contextSize: number,
+    /** Present when the spec asks for embeddings; llama.cpp serialises its use. */
+    readonly embeddingContext: LlamaEmbeddingContext | null,
   ) {}
+
+  /** Token ids from 0 up to this are the model's; any other would read outside its tables. */
+  get vocabularySize(): number {
+    const tokens = this.model.fileInfo.metadata.tokenizer?.ggml?.tokens;
+    return Array.isArray(tokens) ? tokens.length : 0;
+  }
 
   static async load(llama: Llama, spec: LocalModelSpec): Promise<LocalModel> {
     await checkHeader(spec);
@@ -56,13 +67,22 @@ export class LocalModel {
     }
     const contextSize = spec.contextSize ?? Math.min(model.trainContextSize, DEFAULT_CONTEXT_CAP);
     const contexts: LlamaContext[] = [];
+    let embeddingContext: LlamaEmbeddingContext | null = null;
     try {
       for (let i = 0; i < spec.contexts; i += 1) {
         contexts.push(
           await model.createContext({ contextSize, sequences: 1, threads: spec.threads }),
         );
       }
+      // Made now, not on the first request: a model that cannot embed fails the start, not a call.
+      if (spec.embeddings === true) {
+        embeddingContext = await model.createEmbeddingContext({
+          contextSize,
+          threads: spec.threads,
+        });
+      }
     } catch (error) {
+      await embeddingContext?.dispose();
       await Promise.all(contexts.map((context) => context.dispose()));
       await model.dispose();
       throw new LocalModelLoadError(spec, describeLoadFailure(error), { cause: error });
@@ -72,11 +92,12 @@ export class LocalModel {
       typeof template === 'string' && template !== '' ? resolveChatWrapper(model) : null;
     const pool = new ContextPool(contexts.map((context) => context.getSequence()));
     const usable = Math.min(contextSize, ...contexts.map((context) => context.contextSize));
-    return new LocalModel(spec, model, contexts, pool, chatWrapper, usable);
+    return new LocalModel(spec, model, contexts, pool, chatWrapper, usable, embeddingContext);
   }
 
   async dispose(): Promise<void> {
     this.pool.close();
+    await this.embeddingContext?.dispose();
     await Promise.all(this.contexts.map((context) => context.dispose()));
     await this.model.dispose();
   }
