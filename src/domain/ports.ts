@@ -4,7 +4,7 @@ import type {
   RevocationBacklog,
   RevocationList,
 } from './identity/ports.js';
-import type { ChatCompletionBody } from './inference/chat-request.js';
+import type { ChatCompletionBody, ChatRole } from './inference/chat-request.js';
 import type { ChatSupport } from './inference/chat-support.js';
 import type { RouteCapabilities } from './inference/capabilities.js';
 import type { EmbeddingProvider } from './inference/embeddings.js';
@@ -14,7 +14,7 @@ import type { EmbeddingProvider } from './inference/embeddings.js';
  * domain never imports an implementation.
  */
 
-export type ChatRole = 'system' | 'user' | 'assistant' | 'developer' | 'tool';
+export type { ChatRole };
 
 export interface ChatMessage {
   role: ChatRole;

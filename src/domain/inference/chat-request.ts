@@ -1,4 +1,5 @@
-import type { ChatRole } from '../ports.js';
+/** Who speaks a chat message. */
+export type ChatRole = 'system' | 'user' | 'assistant' | 'developer' | 'tool';
 
 /**
  * The Chat Completions request in OpenAI's own dialect, as the contract validated it. It is the

@@ -3,7 +3,6 @@ import type {
   GenerationCapacity,
   GenerationEvent,
   GenerationInput,
-  GenerationRequest,
   ModelDescriptor,
   ModelProvider,
   ModelRoute,
@@ -26,8 +25,9 @@ export {
   type AttemptOutcome,
 } from '../inference/pipeline/route-stage.js';
 
-/** What the caller supplies; the router fills in the upstream model and its timeout. */
-export type RoutedRequest = Omit<GenerationRequest, 'model' | 'timeoutMs'>;
+import type { RoutedRequest } from '../inference/pipeline/route-stage.js';
+
+export type { RoutedRequest };
 
 export interface ModelRouterOptions {
   /** The whole table (see withBuiltInRoutes); ids must be unique. */

@@ -7,7 +7,9 @@ import type {
   UpstreamTarget,
 } from '../../ports.js';
 import type { PlannedAttempt } from '../../routing/attempt-order.js';
-import type { RoutedRequest } from '../../routing/model-router.js';
+
+/** What the caller supplies; the router fills in the upstream model and its timeout. */
+export type RoutedRequest = Omit<GenerationRequest, 'model' | 'timeoutMs'>;
 
 /**
  * - `completed`: this upstream delivered `done`.
