@@ -936,11 +936,20 @@ export interface components {
             /**
              * @description Text (1 to 32,000 characters with no NUL) or an array of 1 to 64 content parts. An
              *     array of only `text` parts works on every model (the texts are joined); other parts
-             *     need a model that can honour them.
+             *     need a model that can honour them. An assistant message may also have `""`, as
+             *     clients send back an answer that was only tool calls (else `422` naming
+             *     `messages[i].content`).
              */
-            content?: components["schemas"]["PromptText"] | components["schemas"]["ChatContentPart"][] | null;
+            content?: components["schemas"]["PromptText"] | "" | components["schemas"]["ChatContentPart"][] | null;
             /** @description An optional name for the author, to tell participants of the same role apart. */
             name?: string;
+            /**
+             * @description Annotations (URL citations) an earlier answer came with, as clients send the answer
+             *     back in the conversation (assistant messages only). Forwarded as sent to
+             *     OpenAI-compatible upstreams; they instruct nothing, so translating providers leave
+             *     them out.
+             */
+            annotations?: Record<string, never>[];
             /** @description The tool calls an assistant message made (assistant messages only). */
             tool_calls?: components["schemas"]["ChatToolCall"][];
             /** @description The call a `tool` message answers (tool messages only). */

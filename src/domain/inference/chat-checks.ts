@@ -12,6 +12,12 @@ export function checkChatRequest(body: ChatCompletionBody): void {
     if (message.tool_calls !== undefined && message.role !== 'assistant') {
       throw validationError(`${at}.tool_calls`, 'Only an assistant message may carry tool_calls');
     }
+    if (message.content === '' && message.role !== 'assistant') {
+      throw validationError(`${at}.content`, 'Must not be empty');
+    }
+    if (message.annotations !== undefined && message.role !== 'assistant') {
+      throw validationError(`${at}.annotations`, 'Only an assistant message may carry annotations');
+    }
     if (message.tool_call_id !== undefined && message.role !== 'tool') {
       throw validationError(`${at}.tool_call_id`, 'Only a tool message may carry tool_call_id');
     }

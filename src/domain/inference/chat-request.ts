@@ -34,6 +34,8 @@ export interface ChatRequestMessage {
   name?: string;
   tool_calls?: ChatToolCall[];
   tool_call_id?: string;
+  /** URL citations of an earlier answer, sent back as clients received them. */
+  annotations?: Record<string, unknown>[];
   refusal?: string | null;
   audio?: { id: string } | null;
   function_call?: { name: string; arguments: string } | null;

@@ -129,7 +129,8 @@ function deepestInside(errors: ErrorObject[], outer: ErrorObject): ErrorObject |
   const prefix = `${outer.instancePath}/`;
   let deepest: ErrorObject | undefined;
   for (const error of errors) {
-    if (!error.instancePath.startsWith(prefix)) continue;
+    // A wrong type inside is a branch of another form (strings where token ids were meant).
+    if (error.keyword === 'type' || !error.instancePath.startsWith(prefix)) continue;
     if (!deepest || error.instancePath.length > deepest.instancePath.length) deepest = error;
   }
   return deepest;
@@ -139,7 +140,8 @@ function deepestInside(errors: ErrorObject[], outer: ErrorObject): ErrorObject |
 export function toDetails(errors: ErrorObject[], part: string): ErrorDetail[] {
   // For a value with alternative forms, the branch errors only confuse; report the alternation.
   // But a branch that matched the value's form and failed deeper inside it (a bad image URL in
-  // content parts) says exactly what is wrong: the deepest such error is reported instead.
+  // content parts) says exactly what is wrong: the deepest such error, short of a wrong type, is
+  // reported instead.
   const alternation = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').at(-1);
   const relevant = alternation ? [deepestInside(errors, alternation) ?? alternation] : errors;
   return relevant.map((error) => {

@@ -139,6 +139,63 @@ describe('an OpenAI-compatible upstream, relayed', () => {
   });
 });
 
+describe('an answer sent back as clients send it', () => {
+  // The openai SDK's manual loop sends `choice.message` back with OpenAI's `annotations: []`;
+  // LangChain (and vLLM/Ollama answers) give an assistant turn of tool calls `content: ""`.
+  const history = [
+    { role: 'user', content: 'What is the weather in Oslo?' },
+    {
+      role: 'assistant',
+      content: '',
+      refusal: null,
+      annotations: [],
+      tool_calls: [
+        {
+          id: 'call_1',
+          type: 'function',
+          function: { name: 'get_weather', arguments: '{"city":"Oslo","days":1}' },
+        },
+      ],
+    },
+    { role: 'tool', tool_call_id: 'call_1', content: 'Sunny, 21 °C' },
+  ];
+
+  it('is forwarded to an OpenAI-compatible upstream as sent', async () => {
+    openai.reset();
+    const res = await post({ model: 'gpt-4o', messages: history, tools: [weatherTool] });
+    expect(res.statusCode).toBe(200);
+    expect(openai.requests[0]?.body?.messages).toEqual(history);
+  });
+
+  it('is translated for Anthropic, the annotations left out', async () => {
+    anthropic.reset();
+    const res = await post({ model: 'claude-3-5-sonnet', messages: history, tools: [weatherTool] });
+    expect(res.statusCode).toBe(200);
+    const sent = anthropic.requests[0]?.body?.messages as { role: string; content: unknown }[];
+    expect(sent[1]).toEqual({
+      role: 'assistant',
+      content: [
+        { type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Oslo', days: 1 } },
+      ],
+    });
+  });
+
+  it.each([
+    ['an empty user message', [{ role: 'user', content: '' }], 'messages[0].content'],
+    [
+      'annotations on a user message',
+      [{ role: 'user', content: 'Hi', annotations: [] }],
+      'messages[0].annotations',
+    ],
+  ])('refuses %s, naming the field', async (_name, messages, field) => {
+    openai.reset();
+    const res = await post({ model: 'gpt-4o', messages });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error.param).toBe(field);
+    expect(openai.requests).toHaveLength(0);
+  });
+});
+
 describe('content as an array of text parts', () => {
   const parts = [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }];
 

@@ -105,4 +105,17 @@ describe('toDetails', () => {
       },
     ]);
   });
+
+  it('does not take a wrong type inside another form for the error', () => {
+    const details = toDetails(
+      [
+        error({ keyword: 'type', instancePath: '/input', params: { type: 'string' } }),
+        error({ keyword: 'maxItems', instancePath: '/input', params: { limit: 2048 } }),
+        error({ keyword: 'type', instancePath: '/input/0', params: { type: 'integer' } }),
+        error({ keyword: 'anyOf', instancePath: '/input', params: {} }),
+      ],
+      'body',
+    );
+    expect(details).toEqual([{ field: 'input', issue: 'Does not match any allowed form' }]);
+  });
 });
