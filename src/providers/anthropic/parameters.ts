@@ -1,14 +1,18 @@
+import { validationError } from '../../domain/errors.js';
 import { OPENAI_PARAMETERS } from '../shared/openai-parameters.js';
 import { extendParameters } from '../shared/parameter-table.js';
 import { chatTranslation } from './chat-translation.js';
 import { toAnthropicConversation } from './messages.js';
 
 /**
- * Anthropic accepts temperatures in [0, 1] where OpenAI accepts [0, 2]. Values above 1 are clamped
- * rather than halved: clamping keeps the common settings (0, 0.7, 1) meaning what the caller meant.
+ * Anthropic accepts temperatures in [0, 1] where OpenAI accepts [0, 2]. A higher one is refused by
+ * name rather than clamped: clamping would answer a different request than the one sent.
  */
 export function anthropicTemperature(temperature: number): number {
-  return Math.min(1, Math.max(0, temperature));
+  if (temperature > 1) {
+    throw validationError('temperature', 'Must be between 0 and 1 for Anthropic models');
+  }
+  return temperature;
 }
 
 /** The Messages API request: the OpenAI table with Anthropic's differences written over it. */

@@ -206,6 +206,10 @@ describe('chat input that cannot be served is a 422 naming the field', () => {
     expect(error.details[0]?.issue).toContain(model);
   });
 
+  it('a temperature over 1 to Anthropic, which takes 0 to 1 (never clamped)', async () => {
+    await expectRefused({ ...base, model: 'claude-3-5-sonnet', temperature: 1.5 }, 'temperature');
+  });
+
   it('serves the same fields where the route can honour them', async () => {
     const sent = openai.requests.length;
     const res = await post({

@@ -64,7 +64,7 @@ describe('Anthropic provider', () => {
           {
             model: 'claude-test',
             maxTokens: 100,
-            temperature: 1.5,
+            temperature: 1,
             topP: 0.9,
             stop: ['THE END'],
             seed: 7,

@@ -88,7 +88,7 @@ describe('the Anthropic parameter overrides', () => {
             { role: 'user', content: 'u' },
           ],
         },
-        temperature: 2,
+        temperature: 1,
         topP: 0.8,
         stop: ['\n\nHuman:'],
         seed: 9,
@@ -106,11 +106,13 @@ describe('the Anthropic parameter overrides', () => {
     });
   });
 
-  it('clamps temperature into [0, 1]', () => {
+  it('passes temperatures in [0, 1] and refuses a higher one by name', () => {
     expect(anthropicTemperature(0)).toBe(0);
     expect(anthropicTemperature(0.7)).toBe(0.7);
-    expect(anthropicTemperature(1.8)).toBe(1);
-    expect(anthropicTemperature(-1)).toBe(0);
+    expect(anthropicTemperature(1)).toBe(1);
+    expect(() => anthropicTemperature(1.8)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_ERROR', param: 'temperature' }),
+    );
   });
 });
 
