@@ -36,7 +36,11 @@ describe('OpenAI stream translator', () => {
     expect(events).toEqual([
       { type: 'text', text: 'Hel', tokens: 1 },
       { type: 'text', text: 'lo', tokens: 1 },
-      { type: 'done', finishReason: 'stop', usage: { promptTokens: 5, completionTokens: 2 } },
+      {
+        type: 'done',
+        finishReason: 'content_filter',
+        usage: { promptTokens: 5, completionTokens: 2 },
+      },
     ]);
   });
 
