@@ -20,6 +20,7 @@ const C = {
   shortPassword: `${MARK}short`, // one below the 12-character minimum
   prompt: canary('prompt'),
   message: canary('chat-message'),
+  embedded: canary('embedding-input'),
   wrongKey: `sk-${canary('wrong-key')}`,
   // Shaped like a generated key, so the lookup-by-prefix path runs too.
   wrongGeneratedKey: `sk-${MARK}Canary_${canary('random').padEnd(43, 'x')}`,
@@ -161,6 +162,17 @@ const ROUTES: Record<string, () => Promise<unknown>> = {
     await post(200, { stream: true }, memberToken);
     await post(422, { messages: [{ role: 'wizard', content: C.message }] });
     await post(422, { messages: [{ role: 'user', content: `${C.message}\u0000` }] });
+  },
+  'POST /v1/embeddings': async () => {
+    const post = (status: number, body: object, token = memberKey) =>
+      send('POST', '/v1/embeddings', status, {
+        token,
+        body: { model: 'tiny-wordnet', input: C.embedded, ...body },
+      });
+    await post(200, {});
+    await post(200, { input: [C.embedded, C.embedded] }, memberToken);
+    await post(422, { input: `${C.embedded}\u0000` });
+    await post(422, { model: C.embedded });
   },
   'POST /v1/auth/token': async () => {
     await signIn(MEMBER_EMAIL, C.password);
